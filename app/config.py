@@ -1,0 +1,148 @@
+"""Settings: one object, read from ``GRIDFIX_*`` environment variables.
+
+With nothing configured, gridfix runs on an embedded SQLite file and a local
+object folder under ``./var/``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-change-me"  # noqa: S105 - a placeholder production refuses
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDFIX_", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.development
+    data_dir: Path = Path("var")
+
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL. Empty: sqlite file in data_dir. "
+        "postgresql+psycopg://… switches to PostgreSQL/PostGIS.",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_echo: bool = False
+
+    storage_url: str = Field(
+        default="",
+        description="Empty or file://PATH: local folder. s3://BUCKET[/prefix]: S3-compatible.",
+    )
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: str = Field(default="path", pattern="^(path|virtual|auto)$")
+    s3_create_bucket: bool = False
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    token_issuer: str = "gridfix"
+    token_audience: str = "gridfix-api"
+    access_token_ttl_s: int = Field(default=3600, ge=60, le=30 * 86400)
+    rider_token_ttl_s: int = Field(default=30 * 86400, ge=60, le=365 * 86400)
+    presign_ttl_s: int = Field(default=900, ge=10, le=7 * 86400)
+
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL the API is reached at; used for local signed URLs.",
+    )
+    route_tolerance_m: float = Field(default=150.0, ge=0, le=5000)
+    border_margin_m: float = Field(default=25.0, ge=0, le=1000)
+
+    docs_enabled: bool = True
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, v: str) -> str:
+        if not v:
+            return v
+        scheme = urlparse(v).scheme
+        if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+            raise ValueError(
+                f"unsupported scheme {scheme!r}; use postgresql+psycopg://… or sqlite:///…"
+            )
+        if scheme == "postgresql" or scheme == "postgres":
+            raise ValueError("name the driver: postgresql+psycopg://…")
+        return v
+
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, v: str) -> str:
+        if not v:
+            return v
+        parsed = urlparse(v)
+        if parsed.scheme not in ("s3", "file"):
+            raise ValueError(f"unsupported scheme {parsed.scheme!r}; use s3://bucket or file://path")
+        if parsed.scheme == "s3" and not parsed.netloc:
+            raise ValueError("s3:// URL needs a bucket name, e.g. s3://gridfix-photos")
+        return v
+
+    @model_validator(mode="after")
+    def _production_refuses_placeholders(self) -> Settings:
+        if self.environment is Environment.production:
+            secret = self.secret_key.get_secret_value()
+            if secret == DEV_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "GRIDFIX_SECRET_KEY: production needs a random secret of at least 32 characters"
+                )
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gridfix.sqlite3').as_posix()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def storage_kind(self) -> str:
+        return "s3" if self.storage_url.startswith("s3://") else "local"
+
+    @property
+    def s3_bucket(self) -> str:
+        return urlparse(self.storage_url).netloc
+
+    @property
+    def s3_prefix(self) -> str:
+        return urlparse(self.storage_url).path.strip("/")
+
+    @property
+    def local_storage_dir(self) -> Path:
+        if self.storage_url.startswith("file://"):
+            return Path(urlparse(self.storage_url).path)
+        return self.data_dir / "objects"
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message is one line naming it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning validation errors into one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            name = f"GRIDFIX_{loc.upper()}" if loc else "settings"
+            msg = err["msg"].removeprefix("Value error, ")
+            parts.append(f"{name}: {msg}")
+        raise ConfigError("; ".join(parts)) from None

@@ -1,0 +1,81 @@
+"""Application factory. Nothing connects at import time: the lifespan builds the
+engine, the object store and caches, and requests reach them through dependencies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.auth.router import router as auth_router
+from app.config import Settings, load_settings
+from app.core.db import make_engine, make_sessionmaker
+from app.core.errors import install_error_handlers
+from app.grids.router import router as grids_router
+from app.grids.routing import Router as GridRouter
+from app.health.router import router as health_router
+from app.photos.router import router as storage_router
+from app.photos.storage import build_storage
+
+log = logging.getLogger("gridfix")
+
+API_DESCRIPTION = """\
+gridfix takes geotagged photo reports of street hazards from riders' phones,
+routes each one as a ticket to the grid office whose boundary contains it, and
+lets grid officers work and close tickets.
+
+Errors are RFC 9457 problem details (`application/problem+json`).
+Coordinates are WGS-84 unless a `crs` parameter says `gcj02` or `bd09`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(
+            settings.resolved_database_url,
+            pool_size=settings.database_pool_size,
+            echo=settings.database_echo,
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.storage = build_storage(settings)
+        app.state.grid_router = GridRouter(
+            dialect=engine.dialect.name,
+            tolerance_m=settings.route_tolerance_m,
+            border_margin_m=settings.border_margin_m,
+        )
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="gridfix",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
+            expose_headers=["ETag", "Location", "Retry-After"],
+        )
+    app.include_router(health_router)
+    app.include_router(auth_router, prefix="/v1")
+    app.include_router(grids_router, prefix="/v1")
+    app.include_router(storage_router, prefix="/v1")
+    return app
