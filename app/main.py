@@ -15,7 +15,7 @@ from app.config import Settings, load_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import install_error_handlers
 from app.grids.router import router as grids_router
-from app.grids.routing import Router as GridRouter
+from app.grids.service import GridRouter
 from app.health.router import router as health_router
 from app.photos.router import router as storage_router
 from app.photos.storage import build_storage
@@ -46,7 +46,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.storage = build_storage(settings)
         app.state.grid_router = GridRouter(
-            dialect=engine.dialect.name,
             tolerance_m=settings.route_tolerance_m,
             border_margin_m=settings.border_margin_m,
         )

@@ -29,7 +29,9 @@ PG_ADMIN_URL = os.environ.get(
     "GRIDFIX_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 DATA_DIR = Path(
-    os.environ.get("GRIDFIX_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+    os.environ.get(
+        "GRIDFIX_TEST_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    )
 ).resolve()
 
 
@@ -92,11 +94,14 @@ def truncate_all(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # Self-referencing rows (office parents) may go in any order.
+            conn.execute(text("PRAGMA defer_foreign_keys = ON"))
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
-            conn.execute(text("DELETE FROM sqlite_sequence")) if conn.execute(
+            if conn.execute(
                 text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")
-            ).first() else None
+            ).first():
+                conn.execute(text("DELETE FROM sqlite_sequence"))
 
 
 _ENGINES: dict[str, Engine] = {}
@@ -151,8 +156,11 @@ def s3_bucket(s3_server: S3Server) -> str:
 
     bucket = f"gridfix-test-{uuid.uuid4().hex[:8]}"
     client = boto3.client(
-        "s3", endpoint_url=s3_server.endpoint, aws_access_key_id=s3_server.access_key,
-        aws_secret_access_key=s3_server.secret_key, region_name="us-east-1",
+        "s3",
+        endpoint_url=s3_server.endpoint,
+        aws_access_key_id=s3_server.access_key,
+        aws_secret_access_key=s3_server.secret_key,
+        region_name="us-east-1",
     )
     client.create_bucket(Bucket=bucket)
     return bucket

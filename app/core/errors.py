@@ -122,8 +122,14 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         loc = [str(p) for p in err.get("loc", ())]
         where = loc[0] if loc else "body"
         field = ".".join(loc[1:]) if len(loc) > 1 else where
-        out.append({"field": field, "in": where, "reason": err.get("msg", "invalid"),
-                    "type": err.get("type", "value_error")})
+        out.append(
+            {
+                "field": field,
+                "in": where,
+                "reason": err.get("msg", "invalid"),
+                "type": err.get("type", "value_error"),
+            }
+        )
     return out
 
 
@@ -192,3 +198,19 @@ def install_error_handlers(app: FastAPI) -> None:
             code="internal-error",
             instance=request.url.path,
         )
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "payload-too-large"
+    title = "Payload too large"
+
+
+class TooManyRequests(DomainError):
+    status = 429
+    code = "too-many-requests"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int, **kw: Any) -> None:
+        kw.setdefault("headers", {"Retry-After": str(retry_after)})
+        super().__init__(detail, **kw)

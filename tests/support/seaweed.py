@@ -66,19 +66,42 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
             }
         )
     )
-    names = ("master", "volume", "filer", "s3", "master_grpc", "volume_grpc", "filer_grpc", "s3_grpc")
+    names = (
+        "master",
+        "volume",
+        "filer",
+        "s3",
+        "master_grpc",
+        "volume_grpc",
+        "filer_grpc",
+        "s3_grpc",
+    )
     ports = {k: free_port() for k in names}
     data = workdir / "data"
     data.mkdir()
     cmd = [
-        binary, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
-        f"-filer.port={ports['filer']}", "-s3", f"-s3.port={ports['s3']}",
-        f"-master.port.grpc={ports['master_grpc']}", f"-volume.port.grpc={ports['volume_grpc']}",
-        f"-filer.port.grpc={ports['filer_grpc']}", f"-s3.port.grpc={ports['s3_grpc']}",
-        f"-s3.config={cfg}", "-volume.max=0", "-master.volumeSizeLimitMB=64",
-        "-s3.port.iceberg=0", "-s3.port.lance=0", "-master.telemetry=false",
-        f"-filer.localSocket={workdir / 'filer.sock'}", f"-s3.localSocket={workdir / 's3.sock'}",
+        binary,
+        "server",
+        f"-dir={data}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={ports['master']}",
+        f"-volume.port={ports['volume']}",
+        f"-filer.port={ports['filer']}",
+        "-s3",
+        f"-s3.port={ports['s3']}",
+        f"-master.port.grpc={ports['master_grpc']}",
+        f"-volume.port.grpc={ports['volume_grpc']}",
+        f"-filer.port.grpc={ports['filer_grpc']}",
+        f"-s3.port.grpc={ports['s3_grpc']}",
+        f"-s3.config={cfg}",
+        "-volume.max=0",
+        "-master.volumeSizeLimitMB=64",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-master.telemetry=false",
+        f"-filer.localSocket={workdir / 'filer.sock'}",
+        f"-s3.localSocket={workdir / 's3.sock'}",
     ]
     log = open(workdir / "weed.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
@@ -94,10 +117,17 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
     from botocore.config import Config
 
     client = boto3.client(
-        "s3", endpoint_url=server.endpoint, aws_access_key_id=ACCESS_KEY,
-        aws_secret_access_key=SECRET_KEY, region_name="us-east-1",
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1},
-                      connect_timeout=1, read_timeout=5),
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        region_name="us-east-1",
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 1},
+            connect_timeout=1,
+            read_timeout=5,
+        ),
     )
     probe = f"probe-{os.getpid()}"
     while True:

@@ -1,0 +1,191 @@
+"""The ``gridfix`` command: serve, migrate, import grids, manage users and keys, seed a demo."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session
+
+from app.config import ConfigError, Settings, load_settings
+from app.core.db import make_engine, make_sessionmaker
+from app.core.errors import DomainError
+from app.core.geo import CRS
+
+cli = typer.Typer(
+    help="gridfix: rider hazard reports routed to grid offices.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+grids_cli = typer.Typer(help="Grid offices and their boundaries.", no_args_is_help=True)
+users_cli = typer.Typer(help="People and partner accounts.", no_args_is_help=True)
+tokens_cli = typer.Typer(help="Bearer tokens.", no_args_is_help=True)
+keys_cli = typer.Typer(help="API keys for partner systems.", no_args_is_help=True)
+cli.add_typer(grids_cli, name="grids")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(tokens_cli, name="tokens")
+cli.add_typer(keys_cli, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        err.print(f"configuration error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _migrate(settings: Settings) -> None:
+    from app.core.migrate import upgrade
+
+    engine = make_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    """One transaction for a CLI command: commit on success, roll back on error."""
+    _migrate(settings)
+    engine = make_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        with make_sessionmaker(engine)() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    except DomainError as exc:
+        err.print(f"error: {exc.detail}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request")] = True,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations first")] = True,
+) -> None:
+    """Apply migrations, then serve the API."""
+    import uvicorn
+
+    settings = _settings()
+    if migrate:
+        _migrate(settings)
+    out.print(
+        f"gridfix on http://{host}:{port}  database={settings.resolved_database_url.split('://')[0]}"
+        f"  storage={settings.storage_kind}  docs=/docs",
+        markup=False,
+        highlight=False,
+    )
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        proxy_headers=True,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = _settings()
+    _migrate(settings)
+    out.print("database is up to date", markup=False)
+
+
+@grids_cli.command("import")
+def grids_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    crs: Annotated[CRS, typer.Option(help="Datum of the file (DataV files are gcj02)")] = CRS.wgs84,
+    code_prop: Annotated[str, typer.Option(help="Property holding the office code")] = "code",
+    name_prop: Annotated[str, typer.Option(help="Property holding the office name")] = "name",
+    parent_prop: Annotated[
+        str | None, typer.Option(help="Property holding the parent's code (dotted path ok)")
+    ] = None,
+    parent: Annotated[str | None, typer.Option(help="Parent office code for every feature")] = None,
+    level: Annotated[str | None, typer.Option(help="Level name for every feature")] = None,
+    level_prop: Annotated[str | None, typer.Option(help="Property holding the level")] = None,
+    repair: Annotated[bool, typer.Option(help="Repair invalid geometries")] = True,
+    dry_run: Annotated[bool, typer.Option(help="Check and report; change nothing")] = False,
+) -> None:
+    """Create or update grid offices from a GeoJSON boundary file."""
+    from app.grids.importer import ImportOptions
+    from app.grids.service import import_boundaries
+
+    settings = _settings()
+    options = ImportOptions(
+        crs=crs,
+        code_property=code_prop,
+        name_property=name_prop,
+        parent_property=parent_prop,
+        parent_code=parent,
+        level=level,
+        level_property=level_prop,
+        repair=repair,
+    )
+    with _session(settings) as session, _progress() as progress:
+        task = progress.add_task("importing", total=None)
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = import_boundaries(
+            session, file.read_bytes(), options, dry_run=dry_run, progress=tick
+        )
+        if dry_run:
+            session.rollback()
+    out.print(
+        f"created {len(report.created)}, updated {len(report.updated)}, "
+        f"repaired {len(report.repaired)}, rejected {len(report.rejected)}"
+        + (" (dry run: nothing saved)" if dry_run else ""),
+        markup=False,
+    )
+    for code in report.repaired:
+        out.print(f"  repaired  {code}", markup=False)
+    for problem in report.rejected:
+        out.print(
+            f"  rejected  #{problem.index} {problem.code or '-'}: {problem.reason}", markup=False
+        )
+    if report.rejected and not (report.created or report.updated):
+        raise typer.Exit(1)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def main() -> None:
+    try:
+        cli()
+    except ConfigError as exc:  # pragma: no cover - _settings() normally catches it
+        print(f"configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
