@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.orm import Session
 
+from app.auth.enums import Role
 from app.config import ConfigError, Settings, load_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import DomainError
@@ -41,7 +42,7 @@ def _settings() -> Settings:
     try:
         return load_settings()
     except ConfigError as exc:
-        err.print(f"configuration error: {exc}", markup=False, highlight=False)
+        typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
 
 
@@ -69,7 +70,7 @@ def _session(settings: Settings) -> Iterator[Session]:
                 session.rollback()
                 raise
     except DomainError as exc:
-        err.print(f"error: {exc.detail}", markup=False, highlight=False)
+        typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
@@ -189,3 +190,103 @@ def main() -> None:
     except ConfigError as exc:  # pragma: no cover - _settings() normally catches it
         print(f"configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+
+@users_cli.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument(help="Login name")],
+    role: Annotated[Role, typer.Option(help="Role")],
+    office: Annotated[
+        str | None, typer.Option(help="Office code (officer, supervisor, viewer)")
+    ] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Password for /v1/auth/token (omit for key-only accounts)")
+    ] = None,
+    display_name: Annotated[str | None, typer.Option(help="Name shown to others")] = None,
+) -> None:
+    """Create a staff, viewer or admin account."""
+    from app.auth.service import create_principal
+
+    with _session(_settings()) as session:
+        principal, _ = create_principal(
+            session,
+            name=name,
+            role=role,
+            office_code=office,
+            password=password,
+            display_name=display_name,
+        )
+        session.flush()
+        out.print(f"created {principal.role} {principal.name} (id {principal.id})", markup=False)
+
+
+@tokens_cli.command("issue")
+def tokens_issue(
+    name: Annotated[str, typer.Argument(help="Login name of the principal")],
+    ttl: Annotated[int | None, typer.Option(help="Lifetime in seconds")] = None,
+) -> None:
+    """Print a bearer token for a principal (the token is the last word)."""
+    from app.auth.repository import get_principal_by_name
+    from app.auth.tokens import issue_token
+
+    settings = _settings()
+    with _session(settings) as session:
+        principal = get_principal_by_name(session, name)
+        if principal is None:
+            typer.echo(f"error: no principal named {name!r}", err=True)
+            raise typer.Exit(1)
+        token, expires = issue_token(settings, principal, ttl)
+    out.print(f"# {principal.role} {name}, expires {expires.isoformat()}", markup=False)
+    out.print(token, markup=False, soft_wrap=True)
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Login name of the principal that owns the key")],
+    label: Annotated[str, typer.Option(help="What the key is for")] = "partner",
+) -> None:
+    """Create an API key for a principal and print it once (the key is the last word)."""
+    from app.auth.repository import get_principal_by_name
+    from app.auth.service import create_api_key
+
+    with _session(_settings()) as session:
+        principal = get_principal_by_name(session, name)
+        if principal is None:
+            typer.echo(f"error: no principal named {name!r}", err=True)
+            raise typer.Exit(1)
+        key, plaintext = create_api_key(session, principal_id=principal.id, name=label)
+        session.flush()
+        out.print(f"# key {key.id} for {name}; it is shown only now", markup=False)
+        out.print(plaintext, markup=False, soft_wrap=True)
+
+
+@cli.command("seed-demo")
+def seed_demo_cmd(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Shared data folder (default: GRIDFIX_DEMO_DATA or ../shared/data)"),
+    ] = None,
+    admin_password: Annotated[
+        str | None, typer.Option(help="Password for the 'admin' account (default: random)")
+    ] = None,
+) -> None:
+    """Load Jiangmen districts, synthetic grids and demo staff; print their tokens."""
+    import secrets
+
+    from app.auth.tokens import issue_token
+    from app.seed import default_data_dir, seed_demo
+
+    settings = _settings()
+    password = admin_password or secrets.token_urlsafe(12)
+    with _session(settings) as session:
+        result = seed_demo(session, data_dir or default_data_dir(), admin_password=password)
+        tokens = {label: issue_token(settings, p)[0] for label, p in result.featured.items()}
+    out.print(
+        f"offices: {result.offices_created} created, {result.offices_updated} updated; "
+        f"accounts created: {len(result.principals_created)}",
+        markup=False,
+    )
+    if "admin" in result.principals_created:
+        out.print(f"admin password: {password}", markup=False)
+    for label, token in tokens.items():
+        out.print(f"{label:32} {token}", markup=False, soft_wrap=True)

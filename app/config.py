@@ -97,7 +97,9 @@ class Settings(BaseSettings):
     def _production_refuses_placeholders(self) -> Settings:
         if self.environment is Environment.production:
             secret = self.secret_key.get_secret_value()
-            if secret == DEV_SECRET or len(secret) < 32:
+            lowered = secret.lower()
+            placeholder = any(w in lowered for w in ("change-me", "changeme", "placeholder"))
+            if secret == DEV_SECRET or placeholder or len(secret) < 32:
                 raise ValueError(
                     "GRIDFIX_SECRET_KEY: production needs a random secret of at least 32 characters"
                 )

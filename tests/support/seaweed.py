@@ -144,3 +144,37 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
                 server.stop()
                 raise
             time.sleep(0.5)
+
+
+def _main() -> None:
+    """Start one server, write its settings as shell assignments, run until signalled."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="run a SeaweedFS S3 server for the test suite")
+    ap.add_argument("--env-file", required=True, type=Path)
+    args = ap.parse_args()
+    server = start_seaweedfs()
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    tmp = args.env_file.with_suffix(".tmp")
+    tmp.write_text(
+        f"GRIDFIX_TEST_S3_ENDPOINT={server.endpoint}\n"
+        f"GRIDFIX_TEST_S3_ACCESS_KEY={server.access_key}\n"
+        f"GRIDFIX_TEST_S3_SECRET_KEY={server.secret_key}\n"
+    )
+    tmp.replace(args.env_file)
+    try:
+        while not stop and server.process is not None and server.process.poll() is None:
+            time.sleep(0.5)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    _main()

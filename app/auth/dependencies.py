@@ -1,0 +1,140 @@
+"""Who is calling, and may they: the dependencies every router uses.
+
+Credentials, in order of precedence:
+
+- ``X-API-Key: gfk_…`` (partner systems), or ``Authorization: ApiKey gfk_…``
+  (``Authorization: Bearer gfk_…`` too, for clients that only speak Bearer);
+- ``Authorization: Bearer <jwt>`` (people, from ``POST /v1/auth/token`` or rider sign-up).
+
+Sending both ``X-API-Key`` and ``Authorization`` is refused: guessing which one
+the caller meant is how privilege mix-ups start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+
+from app.auth import service
+from app.auth.actor import Actor
+from app.auth.enums import Role
+from app.auth.exceptions import InvalidToken
+from app.auth.scope import Scope, can_see_office, office_ids_visible, scope_filter
+from app.auth.security import API_KEY_TAG
+from app.config import Settings
+from app.core.db import DbSession
+from app.core.errors import Unauthorized
+
+__all__ = [
+    "AdminPrincipal",
+    "AppSettings",
+    "CurrentPrincipal",
+    "CurrentScope",
+    "OptionalPrincipal",
+    "RiderPrincipal",
+    "StaffPrincipal",
+    "can_see_office",
+    "current_principal",
+    "get_settings",
+    "office_ids_visible",
+    "optional_principal",
+    "require_roles",
+    "scope_filter",
+]
+
+TOKEN_URL = "/v1/auth/token"  # noqa: S105 - a URL, not a secret
+API_KEY_HEADER = "X-API-Key"
+
+# These two only describe the schemes in OpenAPI (the docs' "Authorize" button);
+# the header parsing below is ours, since neither understands "ApiKey" credentials.
+_oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    auto_error=False,
+    scheme_name="BearerToken",
+    description="A token from POST /v1/auth/token or POST /v1/riders.",
+)
+_api_key_scheme = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="A partner key, gfk_…; `Authorization: ApiKey gfk_…` works too.",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def optional_principal(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    _bearer: Annotated[str | None, Depends(_oauth2_scheme)],
+    _api_key: Annotated[str | None, Depends(_api_key_scheme)],
+) -> Actor | None:
+    """The caller, or ``None`` when no credential was sent. A bad credential is a 401."""
+    api_key = request.headers.get(API_KEY_HEADER)
+    authorization = request.headers.get("Authorization")
+    if api_key is not None and authorization is not None:
+        raise InvalidToken(f"send either {API_KEY_HEADER} or Authorization, not both")
+    if api_key is not None:
+        return service.actor_from_api_key(session, api_key)
+    if authorization is None:
+        return None
+    scheme, _, credentials = authorization.strip().partition(" ")
+    credentials = credentials.strip()
+    if not credentials:
+        raise InvalidToken("Authorization header has no credentials")
+    scheme = scheme.lower()
+    # Many HTTP clients only know Bearer; a key sent that way is still recognised.
+    if scheme == "apikey" or (scheme == "bearer" and credentials.startswith(API_KEY_TAG + "_")):
+        return service.actor_from_api_key(session, credentials)
+    if scheme == "bearer":
+        return service.actor_from_token(session, settings, credentials)
+    raise InvalidToken("unsupported Authorization scheme; use Bearer or ApiKey")
+
+
+def current_principal(actor: Annotated[Actor | None, Depends(optional_principal)]) -> Actor:
+    """The caller; 401 when no credential was sent."""
+    if actor is None:
+        raise Unauthorized("authentication required: send a bearer token or an API key")
+    return actor
+
+
+OptionalPrincipal = Annotated[Actor | None, Depends(optional_principal)]
+CurrentPrincipal = Annotated[Actor, Depends(current_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
+    """Dependency factory: the caller if their role is one of ``roles``, else 403.
+
+    ``actor: Annotated[Actor, Depends(require_roles(Role.officer, Role.supervisor))]``
+    """
+    if not roles:
+        raise ValueError("require_roles needs at least one role")
+
+    def dependency(actor: CurrentPrincipal) -> Actor:
+        service.require_role(actor, *roles)
+        return actor
+
+    dependency.__name__ = "require_" + "_or_".join(r.value for r in roles)
+    return dependency
+
+
+AdminPrincipal = Annotated[Actor, Depends(require_roles(Role.admin))]
+StaffPrincipal = Annotated[Actor, Depends(require_roles(Role.officer, Role.supervisor, Role.admin))]
+RiderPrincipal = Annotated[Actor, Depends(require_roles(Role.rider))]
+
+
+def current_scope(actor: CurrentPrincipal) -> Scope:
+    return Scope(actor)
+
+
+CurrentScope = Annotated[Scope, Depends(current_scope)]
