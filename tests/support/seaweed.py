@@ -103,8 +103,8 @@ def start_seaweedfs(timeout: float = 60.0) -> S3Server:
         f"-filer.localSocket={workdir / 'filer.sock'}",
         f"-s3.localSocket={workdir / 's3.sock'}",
     ]
-    log = open(workdir / "weed.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    with open(workdir / "weed.log", "wb") as log:  # the child keeps its own copy of the fd
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     server = S3Server(
         endpoint=f"http://127.0.0.1:{ports['s3']}",
         access_key=ACCESS_KEY,
