@@ -62,6 +62,22 @@ class Settings(BaseSettings):
     route_tolerance_m: float = Field(default=150.0, ge=0, le=5000)
     border_margin_m: float = Field(default=25.0, ge=0, le=1000)
 
+    # Rider intake
+    max_photos_per_report: int = Field(default=4, ge=1, le=20)
+    max_photo_bytes: int = Field(default=15 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    # Pillow's own bomb guard (MAX_IMAGE_PIXELS) stays the backstop above this.
+    max_photo_pixels: int = Field(default=50_000_000, ge=10_000, le=89_000_000)
+    description_max_chars: int = Field(default=2000, ge=1, le=20_000)
+    location_mismatch_m: float = Field(
+        default=200.0, ge=0, description="Flag a report whose given location and photo GPS differ more"
+    )
+    reports_per_hour: int = Field(default=30, ge=0, description="Per-rider limit; 0 disables it")
+    upload_ttl_s: int = Field(default=3600, ge=60, le=7 * 86400)
+    idempotency_ttl_s: int = Field(default=86400, ge=86400, le=30 * 86400)
+    original_url_ttl_s: int = Field(default=300, ge=10, le=86400)
+    derivative_url_ttl_s: int = Field(default=86400, ge=60, le=7 * 86400)
+    nearby_max_radius_m: float = Field(default=500.0, ge=10, le=5000)
+
     docs_enabled: bool = True
     cors_origins: list[str] = Field(default_factory=list)
 

@@ -1,7 +1,15 @@
 """Import every model so ``Base.metadata`` is complete (Alembic and tests use it)."""
 
 from app.auth.models import ApiKey, Principal
+from app.categories.models import Category
 from app.core.db import Base
+from app.core.idempotency_models import IdempotencyRecord
 from app.grids.models import Office
+from app.photos.models import Photo, Upload
+from app.reports.models import Report, ReportPhoto
+from app.tickets.models import Ticket, TicketEvent
 
-__all__ = ["ApiKey", "Base", "Office", "Principal"]
+__all__ = [
+    "ApiKey", "Base", "Category", "IdempotencyRecord", "Office", "Photo", "Principal", "Report",
+    "ReportPhoto", "Ticket", "TicketEvent", "Upload",
+]

@@ -17,12 +17,16 @@ target_metadata = Base.metadata
 # Tables that exist on purpose outside the models: PostGIS's own catalogue and
 # the SQLite R*Tree shadow tables that index office boundaries.
 _FOREIGN_TABLES = {"spatial_ref_sys", "layer", "topology"}
-_FOREIGN_PREFIXES = ("office_rtree",)
+_FOREIGN_PREFIXES = ("office_rtree", "ticket_rtree")
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    if type_ == "table" and name and (
-        name in _FOREIGN_TABLES or name.startswith(_FOREIGN_PREFIXES)
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    if (
+        type_ == "table"
+        and name
+        and (name in _FOREIGN_TABLES or name.startswith(_FOREIGN_PREFIXES))
     ):
         return False
     # Indexes declared with .ddl_if(dialect=...) exist only on that dialect.

@@ -89,7 +89,11 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # Writers take the write lock up front ("BEGIN IMMEDIATE"): a deferred
+            # transaction that read first and writes later fails at once with
+            # SQLITE_BUSY_SNAPSHOT when another writer got in between, instead
+            # of waiting its turn.
+            conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
         return engine
     return create_engine(
@@ -110,12 +114,23 @@ def get_session(request: Request) -> Iterator[Session]:
     """One session, one transaction per request: commit on success, roll back on error."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
+        if request.method in WRITE_METHODS:
+            mark_writer(session)
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def mark_writer(session: Session) -> None:
+    """Make the session's transaction start as a writer (SQLite: BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={"sqlite_begin": "BEGIN IMMEDIATE"})
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]

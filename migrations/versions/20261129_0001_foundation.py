@@ -71,7 +71,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["parent_id"], ["offices.id"], name=op.f("fk_offices_parent_id_offices"),
+            ["parent_id"],
+            ["offices.id"],
+            name=op.f("fk_offices_parent_id_offices"),
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_offices")),
@@ -98,7 +100,9 @@ def upgrade() -> None:
         sa.Column("token_version", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["office_id"], ["offices.id"], name=op.f("fk_principals_office_id_offices"),
+            ["office_id"],
+            ["offices.id"],
+            name=op.f("fk_principals_office_id_offices"),
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_principals")),
@@ -117,7 +121,9 @@ def upgrade() -> None:
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["principal_id"], ["principals.id"], name=op.f("fk_api_keys_principal_id_principals"),
+            ["principal_id"],
+            ["principals.id"],
+            name=op.f("fk_api_keys_principal_id_principals"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
