@@ -12,9 +12,8 @@ from app.auth import models, schemas, service, tokens
 from app.auth.dependencies import AdminPrincipal, AppSettings, CurrentPrincipal
 from app.auth.enums import Role
 from app.auth.exceptions import UnsupportedMediaType
-from app.auth.schemas import problem_responses
 from app.core.db import DbSession
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, problem_responses
 from app.core.pagination import Page, decode_cursor, encode_cursor
 from app.grids.models import Office
 

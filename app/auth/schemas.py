@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -63,19 +63,6 @@ DisplayName = Annotated[
 ]
 LoginName = Annotated[str, StringConstraints(min_length=1, max_length=NAME_MAX)]
 LoginPassword = Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX)]
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, as every error of this API is rendered (for the docs)."""
-
-    type: str = Field(examples=["https://gridfix.dev/problems/unauthorized"])
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = Field(
-        default=None, description="Validation errors, one a field: field, in, reason, type."
-    )
 
 
 # ---------------------------------------------------------------- tokens
@@ -180,25 +167,3 @@ class ApiKey(BaseModel):
 
 class ApiKeyCreated(ApiKey):
     key: str = Field(description="The full key. Shown this once; only a hash is kept.")
-
-
-_PROBLEM_DESCRIPTIONS = {
-    401: "No credential, or a bad, expired or revoked one",
-    403: "The caller's role may not do this",
-    404: "No such resource",
-    409: "Conflicts with existing data",
-    415: "Body is neither JSON nor a form",
-    422: "The request is not valid; `errors` names each field",
-}
-
-
-def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` entries for error statuses, as problem+json."""
-    schema = Problem.model_json_schema()
-    return {
-        code: {
-            "description": _PROBLEM_DESCRIPTIONS[code],
-            "content": {"application/problem+json": {"schema": schema}},
-        }
-        for code in codes
-    }

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("gridfix.errors")
@@ -214,3 +215,44 @@ class TooManyRequests(DomainError):
     def __init__(self, detail: str, *, retry_after: int, **kw: Any) -> None:
         kw.setdefault("headers", {"Retry-After": str(retry_after)})
         super().__init__(detail, **kw)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is rendered (for the docs)."""
+
+    type: str = Field(examples=["https://gridfix.dev/problems/validation-error"])
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Validation errors, one a field: field, in, reason, type."
+    )
+
+
+_PROBLEM_DESCRIPTIONS = {
+    400: "The request is malformed",
+    401: "No credential, or a bad, expired or revoked one",
+    403: "The caller's role may not do this",
+    404: "No such resource (or not visible to the caller)",
+    409: "Conflicts with the current state",
+    412: "If-Match does not match the current version",
+    413: "Body or file too large",
+    415: "Unsupported media type",
+    422: "The request is not valid; `errors` names each field",
+    428: "If-Match is required",
+    429: "Rate limit exceeded; see Retry-After",
+    503: "A dependency is temporarily unavailable; see Retry-After",
+}
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for error statuses, as problem+json."""
+    schema = Problem.model_json_schema()
+    return {
+        code: {
+            "description": _PROBLEM_DESCRIPTIONS[code],
+            "content": {"application/problem+json": {"schema": schema}},
+        }
+        for code in codes
+    }
