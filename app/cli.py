@@ -33,6 +33,8 @@ cli.add_typer(grids_cli, name="grids")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(keys_cli, name="keys")
+categories_cli = typer.Typer(help="The hazard category catalogue.", no_args_is_help=True)
+cli.add_typer(categories_cli, name="categories")
 
 out = Console()
 err = Console(stderr=True)
@@ -46,12 +48,19 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _migrate(settings: Settings) -> None:
+def _migrate(settings: Settings, *, seed_categories: bool = False) -> None:
     from app.core.migrate import upgrade
 
     engine = make_engine(settings.resolved_database_url, pool_size=1)
     try:
         upgrade(engine)
+        if seed_categories:
+            # Once, before workers start: a fresh install can take reports at once.
+            from app.categories.service import ensure_defaults
+
+            with make_sessionmaker(engine)() as session:
+                ensure_defaults(session)
+                session.commit()
     finally:
         engine.dispose()
 
@@ -89,7 +98,7 @@ def serve(
 
     settings = _settings()
     if migrate:
-        _migrate(settings)
+        _migrate(settings, seed_categories=True)
     out.print(
         f"gridfix on http://{host}:{port}  database={settings.resolved_database_url.split('://')[0]}"
         f"  storage={settings.storage_kind}  docs=/docs",
@@ -290,3 +299,38 @@ def seed_demo_cmd(
         out.print(f"admin password: {password}", markup=False)
     for label, token in tokens.items():
         out.print(f"{label:32} {token}", markup=False, soft_wrap=True)
+
+
+@cli.command()
+def sweep(
+    grace_minutes: Annotated[
+        int, typer.Option(min=0, help="Leave objects younger than this alone")
+    ] = 60,
+) -> None:
+    """Remove expired uploads, orphan objects and expired idempotency records."""
+    from datetime import timedelta
+
+    from app.core.db import utcnow
+    from app.photos.storage import build_storage
+    from app.photos.sweeper import sweep as run_sweep
+
+    settings = _settings()
+    storage = build_storage(settings)
+    with _session(settings) as session:
+        report = run_sweep(session, storage, now=utcnow(), grace=timedelta(minutes=grace_minutes))
+    out.print(
+        f"uploads expired {report.uploads_expired}, upload objects deleted "
+        f"{report.upload_objects_deleted}, orphans deleted {report.orphans_deleted}, "
+        f"idempotency records purged {report.idempotency_purged}",
+        markup=False,
+    )
+
+
+@categories_cli.command("seed")
+def categories_seed() -> None:
+    """Insert the default hazard categories that are missing; existing ones are left alone."""
+    from app.categories.service import ensure_defaults
+
+    with _session(_settings()) as session:
+        inserted = ensure_defaults(session)
+    out.print(f"categories: {inserted} inserted", markup=False)

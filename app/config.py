@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     max_photo_pixels: int = Field(default=50_000_000, ge=10_000, le=89_000_000)
     description_max_chars: int = Field(default=2000, ge=1, le=20_000)
     location_mismatch_m: float = Field(
-        default=200.0, ge=0, description="Flag a report whose given location and photo GPS differ more"
+        default=200.0,
+        ge=0,
+        description="Flag a report whose given location and photo GPS differ more",
     )
     reports_per_hour: int = Field(default=30, ge=0, description="Per-rider limit; 0 disables it")
     upload_ttl_s: int = Field(default=3600, ge=60, le=7 * 86400)
@@ -77,6 +79,10 @@ class Settings(BaseSettings):
     original_url_ttl_s: int = Field(default=300, ge=10, le=86400)
     derivative_url_ttl_s: int = Field(default=86400, ge=60, le=7 * 86400)
     nearby_max_radius_m: float = Field(default=500.0, ge=10, le=5000)
+
+    background_workers: bool = Field(
+        default=True, description="Run the derivative worker thread in each API process"
+    )
 
     docs_enabled: bool = True
     cors_origins: list[str] = Field(default_factory=list)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.auth.router import router as auth_router
+from app.categories.router import router as categories_router
 from app.config import Settings, load_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import install_error_handlers
@@ -19,6 +20,9 @@ from app.grids.service import GridRouter
 from app.health.router import router as health_router
 from app.photos.router import router as storage_router
 from app.photos.storage import build_storage
+from app.photos.upload_router import router as uploads_router
+from app.photos.worker import DerivativeWorker
+from app.reports.router import router as reports_router
 
 log = logging.getLogger("gridfix")
 
@@ -49,9 +53,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tolerance_m=settings.route_tolerance_m,
             border_margin_m=settings.border_margin_m,
         )
+        worker = DerivativeWorker(app.state.sessionmaker, app.state.storage, settings)
+        app.state.derivative_worker = worker
+        if settings.background_workers:
+            worker.start()
         try:
             yield
         finally:
+            worker.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -76,5 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(auth_router, prefix="/v1")
     app.include_router(grids_router, prefix="/v1")
+    app.include_router(categories_router, prefix="/v1")
+    app.include_router(reports_router, prefix="/v1")
+    app.include_router(uploads_router, prefix="/v1")
     app.include_router(storage_router, prefix="/v1")
     return app

@@ -10,6 +10,16 @@ from app.reports.models import Report, ReportPhoto
 from app.tickets.models import Ticket, TicketEvent
 
 __all__ = [
-    "ApiKey", "Base", "Category", "IdempotencyRecord", "Office", "Photo", "Principal", "Report",
-    "ReportPhoto", "Ticket", "TicketEvent", "Upload",
+    "ApiKey",
+    "Base",
+    "Category",
+    "IdempotencyRecord",
+    "Office",
+    "Photo",
+    "Principal",
+    "Report",
+    "ReportPhoto",
+    "Ticket",
+    "TicketEvent",
+    "Upload",
 ]

@@ -20,6 +20,7 @@ from app.auth import repository as auth_repo
 from app.auth import service as auth_service
 from app.auth.enums import Role
 from app.auth.models import Principal
+from app.categories.service import ensure_defaults
 from app.core.errors import InvalidInput
 from app.core.geo import CRS
 from app.grids import repository as grid_repo
@@ -120,6 +121,7 @@ def seed_demo(session: Session, data_dir: Path, *, admin_password: str) -> SeedR
         result.principals_created.append(name)
         return principal
 
+    ensure_defaults(session)
     result.featured["admin"] = ensure("admin", Role.admin, None, admin_password)
     result.featured["city supervisor"] = ensure("city-supervisor", Role.supervisor, CITY_CODE)
     result.featured["viewer"] = ensure("city-viewer", Role.viewer, CITY_CODE)

@@ -46,6 +46,4 @@ class ReportPhoto(Base):
         ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    photo_id: Mapped[str] = mapped_column(
-        ForeignKey("photos.id", ondelete="RESTRICT"), index=True
-    )
+    photo_id: Mapped[str] = mapped_column(ForeignKey("photos.id", ondelete="RESTRICT"), index=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from shapely.geometry import Point
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
@@ -33,7 +33,9 @@ class Ticket(Base):
     # Offices that may claim a border/gap ticket, as ids.
     candidate_office_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
     needs_attention: Mapped[bool] = mapped_column(Boolean, default=False)
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("principals.id", ondelete="SET NULL"))
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("principals.id", ondelete="SET NULL")
+    )
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -43,7 +45,7 @@ class Ticket(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
     __table_args__ = (
         Index("ix_tickets_office_id_status", "office_id", "status"),
         Index("ix_tickets_status_due_at", "status", "due_at"),

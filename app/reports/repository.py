@@ -1,0 +1,65 @@
+"""SQL for reports."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.photos.models import Photo
+from app.reports.models import Report, ReportPhoto
+
+
+def count_since(session: Session, reporter_id: int, since: datetime) -> tuple[int, datetime | None]:
+    """How many reports a reporter made since ``since``, and the oldest of them."""
+    row = session.execute(
+        select(func.count(), func.min(Report.created_at)).where(
+            Report.reporter_id == reporter_id, Report.created_at > since
+        )
+    ).one()
+    oldest = row[1]
+    if oldest is not None and oldest.tzinfo is None:
+        from datetime import UTC
+
+        oldest = oldest.replace(tzinfo=UTC)
+    return int(row[0]), oldest
+
+
+def get(session: Session, report_id: int) -> Report | None:
+    return session.get(Report, report_id)
+
+
+def mine(session: Session, reporter_id: int, *, before_id: int | None, limit: int) -> list[Report]:
+    stmt = (
+        select(Report)
+        .where(Report.reporter_id == reporter_id)
+        .order_by(Report.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        stmt = stmt.where(Report.id < before_id)
+    return list(session.scalars(stmt))
+
+
+def photos_for(session: Session, report_ids: Collection[int]) -> dict[int, list[Photo]]:
+    """Photos of each report, in the order they were sent."""
+    if not report_ids:
+        return {}
+    rows = session.execute(
+        select(ReportPhoto.report_id, Photo)
+        .join(Photo, Photo.id == ReportPhoto.photo_id)
+        .where(ReportPhoto.report_id.in_(list(report_ids)))
+        .order_by(ReportPhoto.report_id, ReportPhoto.position)
+    )
+    out: dict[int, list[Photo]] = {}
+    for report_id, photo in rows:
+        out.setdefault(report_id, []).append(photo)
+    return out
+
+
+def get_many(session: Session, ids: Collection[int]) -> list[Report]:
+    if not ids:
+        return []
+    return list(session.scalars(select(Report).where(Report.id.in_(list(ids)))))

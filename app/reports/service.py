@@ -1,0 +1,280 @@
+"""Rider intake: one report, its photos and its routed ticket, in one transaction.
+
+A report the server acknowledged (201) is durable: the originals are stored
+before the rows that point at them commit, and the idempotency key is claimed
+in the same transaction, so a retried request never makes a second report.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from PIL import Image
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.auth.actor import Actor
+from app.categories import repository as categories_repo
+from app.categories.models import Category
+from app.config import Settings
+from app.core import idempotency
+from app.core.errors import InvalidInput, TooManyRequests
+from app.core.geo import CRS, check_lon_lat, haversine_m, to_wgs84
+from app.grids.exceptions import OutsideServiceArea
+from app.grids.service import GridRouter, Lookup
+from app.photos import service as photos
+from app.photos import uploads
+from app.photos.exceptions_images import PhotoRejected
+from app.photos.storage import ObjectStorage
+from app.reports import views
+from app.reports.models import Report, ReportPhoto
+from app.tickets.service import open_ticket
+
+log = logging.getLogger("gridfix.reports")
+
+OPERATION = "POST /v1/reports"
+
+
+@dataclass(slots=True)
+class IntakeRequest:
+    category: str
+    lat: float | None = None
+    lon: float | None = None
+    crs: CRS = CRS.wgs84
+    accuracy_m: float | None = None
+    description: str | None = None
+    captured_at: datetime | None = None
+    photos: list[bytes] = field(default_factory=list)
+    upload_ids: list[str] = field(default_factory=list)
+    idempotency_key: str | None = None
+    source: str = "app"
+
+
+@dataclass(slots=True)
+class IntakeDeps:
+    settings: Settings
+    storage: ObjectStorage
+    grid_router: GridRouter
+    session_factory: sessionmaker[Session]
+
+
+@dataclass(slots=True)
+class IntakeResult:
+    status: int
+    body: dict[str, Any]
+    replayed: bool = False
+    # Photos whose derivatives should be made now, with their decoded pictures.
+    derive: list[tuple[str, Image.Image]] = field(default_factory=list)
+    # Objects no longer needed once the transaction committed (consumed uploads).
+    cleanup_keys: list[str] = field(default_factory=list)
+
+
+def _field_error(field_: str, reason: str, detail: str | None = None) -> InvalidInput:
+    return InvalidInput(
+        detail or f"{field_}: {reason}", errors=[{"field": field_, "reason": reason}]
+    )
+
+
+def check_rate(session: Session, actor: Actor, settings: Settings, now: datetime) -> None:
+    """Per-reporter limit over a sliding hour; 429 with Retry-After when exceeded."""
+    limit = settings.reports_per_hour
+    if limit <= 0:
+        return
+    from app.reports import repository
+
+    count, oldest = repository.count_since(session, actor.id, now - timedelta(hours=1))
+    if count >= limit:
+        wait = (
+            60 if oldest is None else int((oldest + timedelta(hours=1) - now).total_seconds()) + 1
+        )
+        raise TooManyRequests(
+            f"at most {limit} reports an hour; try again in {max(wait, 1)} s",
+            retry_after=max(wait, 1),
+        )
+
+
+def category_for(session: Session, code: str) -> Category:
+    """The active category ``code``, or 422 listing the valid codes."""
+    category = categories_repo.get_by_code(session, code)
+    if category is None or not category.active:
+        valid = [c.code for c in categories_repo.list_categories(session)]
+        raise InvalidInput(
+            f"unknown category {code!r}; valid codes: {', '.join(valid)}",
+            errors=[{"field": "category", "reason": "unknown category", "valid": valid}],
+        )
+    return category
+
+
+def _check_photos(
+    req: IntakeRequest, deps: IntakeDeps, session: Session, actor: Actor, now: datetime
+) -> tuple[list[photos.CheckedPhoto], list[Any]]:
+    checked: list[photos.CheckedPhoto] = []
+    for i, data in enumerate(req.photos):
+        checked.append(_checked(data, deps.settings, f"photos[{i}]"))
+    claimed = uploads.claim_for_report(
+        session, deps.storage, deps.settings, actor, req.upload_ids, now
+    )
+    for i, (_upload, data) in enumerate(claimed):
+        checked.append(_checked(data, deps.settings, f"upload_ids[{i}]"))
+    return checked, [u for u, _ in claimed]
+
+
+def _checked(data: bytes, settings: Settings, field_: str) -> photos.CheckedPhoto:
+    try:
+        return photos.check(data, settings)
+    except PhotoRejected as exc:
+        exc.errors = [{"field": field_, "reason": exc.reason.value, "detail": exc.detail}]
+        exc.detail = f"{field_}: {exc.detail}"
+        raise
+
+
+@dataclass(slots=True)
+class _Place:
+    lat: float
+    lon: float
+    source: str
+    exif: tuple[float, float] | None
+    mismatch_m: float | None
+
+
+def _locate(req: IntakeRequest, checked: list[photos.CheckedPhoto], settings: Settings) -> _Place:
+    gps = checked[0].facts.gps if checked else None
+    exif = (gps.lat, gps.lon) if gps else None
+    if (req.lat is None) != (req.lon is None):
+        missing = "lon" if req.lon is None else "lat"
+        raise _field_error(missing, "give both lat and lon, or neither")
+    if req.lat is None or req.lon is None:
+        if exif is None:
+            raise InvalidInput(
+                "no location: send lat and lon, or a first photo that carries GPS",
+                errors=[
+                    {"field": "lat", "reason": "location required"},
+                    {"field": "lon", "reason": "location required"},
+                ],
+            )
+        return _Place(exif[0], exif[1], "exif", exif, None)
+    errors = check_lon_lat(req.lon, req.lat)
+    if errors:
+        raise InvalidInput("coordinates are not usable", errors=errors)
+    lon, lat = to_wgs84(req.lon, req.lat, req.crs)
+    mismatch = haversine_m(lon, lat, exif[1], exif[0]) if exif else None
+    return _Place(lat, lon, "given", exif, mismatch)
+
+
+def submit(
+    session: Session, deps: IntakeDeps, actor: Actor, req: IntakeRequest, now: datetime
+) -> IntakeResult:
+    """Validate, store and route one report; returns the 201 body (or a replay)."""
+    settings = deps.settings
+    if req.description is not None and len(req.description) > settings.description_max_chars:
+        raise _field_error("description", f"at most {settings.description_max_chars} characters")
+    count = len(req.photos) + len(req.upload_ids)
+    if count > settings.max_photos_per_report:
+        raise _field_error("photos", f"at most {settings.max_photos_per_report} photos a report")
+    category = category_for(session, req.category)
+    if count == 0 and category.photo_required:
+        raise _field_error("photos", f"category {category.code!r} needs at least one photo")
+
+    key = idempotency.validate_key(req.idempotency_key)
+    checked, claimed_uploads = _check_photos(req, deps, session, actor, now)
+    place = _locate(req, checked, settings)
+    fingerprint = idempotency.request_fingerprint(
+        OPERATION,
+        {
+            "category": category.code,
+            "lat": req.lat,
+            "lon": req.lon,
+            "crs": req.crs.value,
+            "accuracy_m": req.accuracy_m,
+            "description": req.description,
+            "captured_at": req.captured_at,
+            "photos": [p.sha256 for p in checked[: len(req.photos)]],
+            "upload_ids": req.upload_ids,
+        },
+    )
+    claim: idempotency.Claim | None = None
+    if key is not None:
+        got = idempotency.claim(
+            session,
+            actor.id,
+            key,
+            OPERATION,
+            fingerprint,
+            ttl_s=settings.idempotency_ttl_s,
+            now=now,
+        )
+        if isinstance(got, idempotency.StoredResponse):
+            return IntakeResult(got.status, got.body, replayed=True)
+        claim = got
+    check_rate(session, actor, settings, now)
+
+    try:
+        routed = deps.grid_router.route(session, place.lat, place.lon, CRS.wgs84)
+    except OutsideServiceArea as exc:
+        field_ = "photos[0]" if place.source == "exif" else "lat"
+        exc.errors = [{"field": field_, "reason": "outside the service area"}]
+        raise
+    stored = photos.existing_ids(session, [p.sha256 for p in checked])
+    written = photos.store_originals(deps.storage, checked, already_stored=set(stored))
+    try:
+        attention = place.mismatch_m is not None and place.mismatch_m > settings.location_mismatch_m
+        report = _insert(session, req, actor, category, place, routed, checked, now, attention)
+        uploads.mark_used(session, claimed_uploads, checked[len(req.photos) :], now)
+        session.flush()
+        body = views.report_body(session, report, deps.storage, settings, staff=actor.is_staff)
+        if claim is not None:
+            idempotency.complete(session, claim, 201, body)
+        session.flush()
+    except BaseException:
+        photos.discard(deps.session_factory, deps.storage, written)
+        raise
+    derive = [(p.sha256, p.facts.image) for p in checked if p.sha256 not in stored]
+    cleanup = [u.object_key for u in claimed_uploads]
+    return IntakeResult(201, body, derive=derive, cleanup_keys=cleanup)
+
+
+def _insert(
+    session: Session,
+    req: IntakeRequest,
+    actor: Actor,
+    category: Category,
+    place: _Place,
+    routed: Lookup,
+    checked: list[photos.CheckedPhoto],
+    now: datetime,
+    attention: bool,
+) -> Report:
+    mismatch = place.mismatch_m
+    report = Report(
+        reporter_id=actor.id,
+        category_id=category.id,
+        description=req.description,
+        lat=place.lat,
+        lon=place.lon,
+        location_source=place.source,
+        given_lat=req.lat,
+        given_lon=req.lon,
+        given_crs=req.crs.value if req.lat is not None else None,
+        accuracy_m=req.accuracy_m,
+        exif_lat=place.exif[0] if place.exif else None,
+        exif_lon=place.exif[1] if place.exif else None,
+        location_mismatch_m=round(mismatch, 1) if mismatch is not None else None,
+        needs_attention=attention,
+        captured_at=req.captured_at
+        or (
+            checked[0].facts.captured_at
+            if checked and checked[0].facts.captured_at_offset_known
+            else None
+        ),
+        source=req.source,
+        created_at=now,
+    )
+    session.add(report)
+    photos.insert_rows(session, checked, actor.id)
+    session.flush()
+    for position, photo in enumerate(checked):
+        session.add(ReportPhoto(report_id=report.id, position=position, photo_id=photo.sha256))
+    open_ticket(session, report=report, category=category, routed=routed, actor=actor, now=now)
+    return report
