@@ -334,3 +334,7 @@ def categories_seed() -> None:
     with _session(_settings()) as session:
         inserted = ensure_defaults(session)
     out.print(f"categories: {inserted} inserted", markup=False)
+
+
+if __name__ == "__main__":
+    main()

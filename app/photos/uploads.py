@@ -83,7 +83,7 @@ def claim_for_report(
     upload_ids: Sequence[str],
     now: datetime,
 ) -> list[tuple[Upload, bytes]]:
-    """Check each named upload and fetch its bytes; the rows are locked until commit."""
+    """Check each named upload and fetch its bytes (read phase; see ``lock_for_use``)."""
     if not upload_ids:
         return []
     if len(set(upload_ids)) != len(upload_ids):
@@ -93,12 +93,7 @@ def claim_for_report(
             uuid.UUID(uid)
         except ValueError:
             raise _err(f"upload_ids[{i}]", "not an upload id") from None
-    rows = {
-        u.id: u
-        for u in session.scalars(
-            select(Upload).where(Upload.id.in_(list(upload_ids))).with_for_update()
-        )
-    }
+    rows = {u.id: u for u in session.scalars(select(Upload).where(Upload.id.in_(list(upload_ids))))}
     out: list[tuple[Upload, bytes]] = []
     for i, uid in enumerate(upload_ids):
         field_ = f"upload_ids[{i}]"
@@ -120,6 +115,23 @@ def claim_for_report(
             )
         out.append((upload, storage.get(upload.object_key)))
     return out
+
+
+def lock_for_use(session: Session, actor: Actor, upload_ids: Sequence[str]) -> None:
+    """In the write transaction: lock the uploads and make sure they are still unused
+    (a concurrent report may have taken one since the read phase)."""
+    if not upload_ids:
+        return
+    rows = {
+        u.id: u
+        for u in session.scalars(
+            select(Upload).where(Upload.id.in_(list(upload_ids))).with_for_update()
+        )
+    }
+    for i, uid in enumerate(upload_ids):
+        upload = rows.get(uid)
+        if upload is None or upload.principal_id != actor.id or upload.status != "pending":
+            raise _err(f"upload_ids[{i}]", "this upload is already part of a report")
 
 
 def mark_used(

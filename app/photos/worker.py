@@ -46,7 +46,9 @@ class DerivativeWorker:
         self._sessions = session_factory
         self._storage = storage
         self._settings = settings
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=10_000)
+        # Queued items hold decoded pictures (a few MB each): keep the queue short and
+        # leave overflow to the scan, which re-reads the original from storage.
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=32)
         self._scan_interval = scan_interval_s
         self._scan_grace = timedelta(seconds=scan_grace_s)
         self._thread: threading.Thread | None = None
@@ -64,10 +66,12 @@ class DerivativeWorker:
 
     def enqueue(self, photo_id: str, image: Image.Image | None = None) -> None:
         """Ask for derivatives; a full queue just leaves the photo to the scan."""
+        if self._thread is None:  # not running in this process: the scan elsewhere does it
+            return
         try:
             self._queue.put_nowait((photo_id, image))
         except queue.Full:
-            log.warning("derivative queue full; %s left to the periodic scan", photo_id)
+            log.info("derivative queue full; %s left to the periodic scan", photo_id)
 
     def _run(self) -> None:
         while True:

@@ -20,6 +20,7 @@ from app.categories import repository as categories_repo
 from app.categories.models import Category
 from app.config import Settings
 from app.core import idempotency
+from app.core.db import mark_writer
 from app.core.errors import InvalidInput, TooManyRequests
 from app.core.geo import CRS, check_lon_lat, haversine_m, to_wgs84
 from app.grids.exceptions import OutsideServiceArea
@@ -27,9 +28,11 @@ from app.grids.service import GridRouter, Lookup
 from app.photos import service as photos
 from app.photos import uploads
 from app.photos.exceptions_images import PhotoRejected
+from app.photos.images import content_key
 from app.photos.storage import ObjectStorage
 from app.reports import views
 from app.reports.models import Report, ReportPhoto
+from app.tickets.models import Ticket
 from app.tickets.service import open_ticket
 
 log = logging.getLogger("gridfix.reports")
@@ -166,8 +169,18 @@ def _locate(req: IntakeRequest, checked: list[photos.CheckedPhoto], settings: Se
 def submit(
     session: Session, deps: IntakeDeps, actor: Actor, req: IntakeRequest, now: datetime
 ) -> IntakeResult:
-    """Validate, store and route one report; returns the 201 body (or a replay)."""
+    """Validate, store and route one report; returns the 201 body (or a replay).
+
+    Three phases, so no lock is held while photos decode or upload:
+    1. read and check (category, photos, location, route) in a read transaction;
+    2. put the originals, outside any transaction — content-addressed, so a
+       retry or a concurrent duplicate writes the same bytes to the same keys;
+    3. one short write transaction: claim the idempotency key, rate limit,
+       re-check uploads, insert report + photos + ticket + event, store the response.
+    """
     settings = deps.settings
+    # The write lock (SQLite) or snapshot taken while authenticating is not needed yet.
+    session.rollback()
     if req.description is not None and len(req.description) > settings.description_max_chars:
         raise _field_error("description", f"at most {settings.description_max_chars} characters")
     count = len(req.photos) + len(req.upload_ids)
@@ -176,10 +189,9 @@ def submit(
     category = category_for(session, req.category)
     if count == 0 and category.photo_required:
         raise _field_error("photos", f"category {category.code!r} needs at least one photo")
-
     key = idempotency.validate_key(req.idempotency_key)
-    checked, claimed_uploads = _check_photos(req, deps, session, actor, now)
-    place = _locate(req, checked, settings)
+    # Look the key up before checking the photos: a retry must replay the first answer,
+    # although that request consumed its uploads ("already part of a report").
     fingerprint = idempotency.request_fingerprint(
         OPERATION,
         {
@@ -190,26 +202,16 @@ def submit(
             "accuracy_m": req.accuracy_m,
             "description": req.description,
             "captured_at": req.captured_at,
-            "photos": [p.sha256 for p in checked[: len(req.photos)]],
+            "photos": [content_key(data) for data in req.photos],
             "upload_ids": req.upload_ids,
         },
     )
-    claim: idempotency.Claim | None = None
     if key is not None:
-        got = idempotency.claim(
-            session,
-            actor.id,
-            key,
-            OPERATION,
-            fingerprint,
-            ttl_s=settings.idempotency_ttl_s,
-            now=now,
-        )
-        if isinstance(got, idempotency.StoredResponse):
-            return IntakeResult(got.status, got.body, replayed=True)
-        claim = got
-    check_rate(session, actor, settings, now)
-
+        done = idempotency.find(session, actor.id, key, OPERATION, fingerprint)
+        if done is not None:
+            return IntakeResult(done.status, done.body, replayed=True)
+    checked, upload_rows = _check_photos(req, deps, session, actor, now)
+    place = _locate(req, checked, settings)
     try:
         routed = deps.grid_router.route(session, place.lat, place.lon, CRS.wgs84)
     except OutsideServiceArea as exc:
@@ -217,21 +219,60 @@ def submit(
         exc.errors = [{"field": field_, "reason": "outside the service area"}]
         raise
     stored = photos.existing_ids(session, [p.sha256 for p in checked])
+    session.rollback()
+
     written = photos.store_originals(deps.storage, checked, already_stored=set(stored))
     try:
+        mark_writer(session)
+        if key is not None:
+            got = idempotency.claim(
+                session,
+                actor.id,
+                key,
+                OPERATION,
+                fingerprint,
+                ttl_s=settings.idempotency_ttl_s,
+                now=now,
+            )
+            if isinstance(got, idempotency.StoredResponse):
+                # A concurrent duplicate won; the objects we wrote are its objects too.
+                written = []
+                return IntakeResult(got.status, got.body, replayed=True)
+            claim: idempotency.Claim | None = got
+        else:
+            claim = None
+        check_rate(session, actor, settings, now)
+        uploads.lock_for_use(session, actor, [u.id for u in upload_rows])
         attention = place.mismatch_m is not None and place.mismatch_m > settings.location_mismatch_m
-        report = _insert(session, req, actor, category, place, routed, checked, now, attention)
-        uploads.mark_used(session, claimed_uploads, checked[len(req.photos) :], now)
+        report, ticket = _insert(
+            session, req, actor, category, place, routed, checked, now, attention
+        )
+        uploads.mark_used(session, upload_rows, checked[len(req.photos) :], now)
         session.flush()
-        body = views.report_body(session, report, deps.storage, settings, staff=actor.is_staff)
+        # Built from the rows in hand: no queries on the hot path. Photos seen
+        # before may already have derivatives, so those are read back.
+        known = views.photos_by_id(session, stored) if stored else {}
+        body = views.created_body(
+            report,
+            ticket,
+            routed.office,
+            category.code,
+            [
+                views.photo_out(known[p.sha256], deps.storage, settings, staff=actor.is_staff)
+                if p.sha256 in known
+                else views.pending_photo(p)
+                for p in checked
+            ],
+        )
         if claim is not None:
             idempotency.complete(session, claim, 201, body)
         session.flush()
     except BaseException:
+        session.rollback()
         photos.discard(deps.session_factory, deps.storage, written)
         raise
     derive = [(p.sha256, p.facts.image) for p in checked if p.sha256 not in stored]
-    cleanup = [u.object_key for u in claimed_uploads]
+    cleanup = [u.object_key for u in upload_rows]
     return IntakeResult(201, body, derive=derive, cleanup_keys=cleanup)
 
 
@@ -245,7 +286,7 @@ def _insert(
     checked: list[photos.CheckedPhoto],
     now: datetime,
     attention: bool,
-) -> Report:
+) -> tuple[Report, Ticket]:
     mismatch = place.mismatch_m
     report = Report(
         reporter_id=actor.id,
@@ -276,5 +317,7 @@ def _insert(
     session.flush()
     for position, photo in enumerate(checked):
         session.add(ReportPhoto(report_id=report.id, position=position, photo_id=photo.sha256))
-    open_ticket(session, report=report, category=category, routed=routed, actor=actor, now=now)
-    return report
+    ticket = open_ticket(
+        session, report=report, category=category, routed=routed, actor=actor, now=now
+    )
+    return report, ticket

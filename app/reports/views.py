@@ -3,6 +3,7 @@ original (short-lived URL); nobody but the reporter learns who reported."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from app.categories.models import Category
 from app.config import Settings
 from app.grids.models import Office
 from app.photos.models import Photo
+from app.photos.service import CheckedPhoto
 from app.photos.storage import ObjectStorage
 from app.reports import repository
 from app.reports.models import Report
@@ -45,6 +47,52 @@ def photo_out(photo: Photo, storage: ObjectStorage, settings: Settings, *, staff
     )
 
 
+def pending_photo(photo: CheckedPhoto) -> PhotoOut:
+    return PhotoOut(
+        id=photo.sha256, status="pending", width=photo.facts.width, height=photo.facts.height
+    )
+
+
+def photos_by_id(session: Session, ids: Collection[str]) -> dict[str, Photo]:
+    return {p.id: p for p in session.scalars(select(Photo).where(Photo.id.in_(list(ids))))}
+
+
+def _out(
+    r: Report, t: Ticket, office: Office, category_code: str, photos: list[PhotoOut]
+) -> ReportOut:
+    return ReportOut(
+        id=r.id,
+        category=category_code,
+        description=r.description,
+        lat=r.lat,
+        lon=r.lon,
+        location_source=r.location_source,
+        given_crs=r.given_crs,
+        accuracy_m=r.accuracy_m,
+        location_mismatch_m=r.location_mismatch_m,
+        needs_attention=r.needs_attention,
+        captured_at=r.captured_at,
+        created_at=r.created_at,
+        ticket=TicketBrief(
+            id=t.id,
+            status=t.status,
+            resolution=t.resolution,
+            office=OfficeBrief(code=office.code, name=office.name),
+            route_reason=t.route_reason,
+            due_at=t.due_at,
+            updated_at=t.updated_at,
+        ),
+        photos=photos,
+    )
+
+
+def created_body(
+    r: Report, t: Ticket, office: Office, category_code: str, photos: list[PhotoOut]
+) -> dict[str, Any]:
+    """The 201 body of a new report (also what an idempotent replay returns)."""
+    return _out(r, t, office, category_code, photos).model_dump(mode="json")
+
+
 def reports_out(
     session: Session,
     reports: list[Report],
@@ -67,43 +115,16 @@ def reports_out(
     }
     office_ids = {t.office_id for t in tickets.values()}
     offices = {o.id: o for o in session.scalars(select(Office).where(Office.id.in_(office_ids)))}
-    out = []
-    for r in reports:
-        t: Ticket = tickets[r.id]
-        office = offices[t.office_id]
-        out.append(
-            ReportOut(
-                id=r.id,
-                category=cats[r.category_id],
-                description=r.description,
-                lat=r.lat,
-                lon=r.lon,
-                location_source=r.location_source,
-                given_crs=r.given_crs,
-                accuracy_m=r.accuracy_m,
-                location_mismatch_m=r.location_mismatch_m,
-                needs_attention=r.needs_attention,
-                captured_at=r.captured_at,
-                created_at=r.created_at,
-                ticket=TicketBrief(
-                    id=t.id,
-                    status=t.status,
-                    resolution=t.resolution,
-                    office=OfficeBrief(code=office.code, name=office.name),
-                    route_reason=t.route_reason,
-                    due_at=t.due_at,
-                    updated_at=t.updated_at,
-                ),
-                photos=[photo_out(p, storage, settings, staff=staff) for p in pics.get(r.id, [])],
-            )
+    return [
+        _out(
+            r,
+            tickets[r.id],
+            offices[tickets[r.id].office_id],
+            cats[r.category_id],
+            [photo_out(p, storage, settings, staff=staff) for p in pics.get(r.id, [])],
         )
-    return out
-
-
-def report_body(
-    session: Session, report: Report, storage: ObjectStorage, settings: Settings, *, staff: bool
-) -> dict[str, Any]:
-    return reports_out(session, [report], storage, settings, staff=staff)[0].model_dump(mode="json")
+        for r in reports
+    ]
 
 
 def nearby_out(

@@ -1,0 +1,1 @@
+"""Benchmark helpers: run servers, drive load from a separate process, print ratios."""
