@@ -336,5 +336,26 @@ def categories_seed() -> None:
     out.print(f"categories: {inserted} inserted", markup=False)
 
 
+@cli.command()
+def tick() -> None:
+    """Run the scheduled ticket work once: auto-close, claim escalation, overdue flags."""
+    from app.core.db import utcnow
+    from app.core.migrate import upgrade
+    from app.tickets import jobs
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        upgrade(engine)
+        report = jobs.run(make_sessionmaker(engine), settings, utcnow())
+    finally:
+        engine.dispose()
+    out.print(
+        f"auto-closed {report.auto_closed}, claims escalated {report.claims_escalated}, "
+        f"overdue flagged {report.overdue_flagged}",
+        markup=False,
+    )
+
+
 if __name__ == "__main__":
     main()

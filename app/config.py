@@ -80,6 +80,46 @@ class Settings(BaseSettings):
     derivative_url_ttl_s: int = Field(default=86400, ge=60, le=7 * 86400)
     nearby_max_radius_m: float = Field(default=500.0, ge=10, le=5000)
 
+    # Officer workflow
+    reopen_window_days: float = Field(default=14, gt=0, le=365)
+    auto_close_after_h: float = Field(
+        default=72, gt=0, le=24 * 90, description="Quiet period before a resolved ticket closes"
+    )
+    claim_escalation_h: float = Field(
+        default=24,
+        gt=0,
+        le=24 * 30,
+        description="An unclaimed border ticket moves to the common parent office after this",
+    )
+    evidence_max_distance_m: float = Field(default=150.0, gt=0, le=5000)
+    local_timezone: str = Field(
+        default="Asia/Shanghai", description="Zone of camera clocks whose EXIF time has no offset"
+    )
+    jobs_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often each process runs auto-close and escalation; 0: off",
+    )
+
+    # Open311 GeoReport v2 adapter
+    open311_prefix: str = Field(default="/open311/v2", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    open311_jurisdiction_id: str | None = Field(
+        default=None, description="When set, another jurisdiction_id gets 404"
+    )
+    open311_contact: str = "gridfix operators: see the README of this deployment"
+    open311_key_service: str = (
+        "Partner API keys are issued by this deployment's administrators (gridfix keys create)"
+    )
+    open311_reports_per_hour: int = Field(
+        default=600, ge=0, description="Per partner key holder; 0 disables it"
+    )
+    # Outbound fetches of partner URLs (media_url)
+    outbound_timeout_s: float = Field(default=10.0, gt=0, le=60)
+    outbound_max_redirects: int = Field(default=3, ge=0, le=10)
+    outbound_allow_loopback: bool = Field(
+        default=False, description="Tests only: lets 127.0.0.0/8 and ::1 through"
+    )
+
     background_workers: bool = Field(
         default=True, description="Run the derivative worker thread in each API process"
     )
@@ -99,6 +139,19 @@ class Settings(BaseSettings):
             )
         if scheme == "postgresql" or scheme == "postgres":
             raise ValueError("name the driver: postgresql+psycopg://…")
+        return v
+
+    @field_validator("local_timezone")
+    @classmethod
+    def _check_timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {v!r}; use an IANA name like Asia/Shanghai"
+            ) from None
         return v
 
     @field_validator("storage_url")
@@ -124,6 +177,10 @@ class Settings(BaseSettings):
             if secret == DEV_SECRET or placeholder or len(secret) < 32:
                 raise ValueError(
                     "GRIDFIX_SECRET_KEY: production needs a random secret of at least 32 characters"
+                )
+            if self.outbound_allow_loopback:
+                raise ValueError(
+                    "GRIDFIX_OUTBOUND_ALLOW_LOOPBACK: never in production (SSRF to localhost)"
                 )
         return self
 

@@ -13,16 +13,20 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.auth.router import router as auth_router
 from app.categories.router import router as categories_router
 from app.config import Settings, load_settings
-from app.core.db import make_engine, make_sessionmaker
+from app.core.db import make_engine, make_sessionmaker, utcnow
 from app.core.errors import install_error_handlers
+from app.core.scheduler import Periodic
 from app.grids.router import router as grids_router
 from app.grids.service import GridRouter
 from app.health.router import router as health_router
+from app.open311.router import install as install_open311
 from app.photos.router import router as storage_router
 from app.photos.storage import build_storage
 from app.photos.upload_router import router as uploads_router
 from app.photos.worker import DerivativeWorker
 from app.reports.router import router as reports_router
+from app.tickets import jobs as ticket_jobs
+from app.tickets.router import router as tickets_router
 
 log = logging.getLogger("gridfix")
 
@@ -55,11 +59,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         worker = DerivativeWorker(app.state.sessionmaker, app.state.storage, settings)
         app.state.derivative_worker = worker
+        jobs = Periodic(
+            "ticket-jobs",
+            settings.jobs_interval_s,
+            lambda: ticket_jobs.run(app.state.sessionmaker, settings, utcnow()),
+        )
         if settings.background_workers:
             worker.start()
+            jobs.start()
         try:
             yield
         finally:
+            jobs.stop()
             worker.stop()
             engine.dispose()
 
@@ -88,5 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(categories_router, prefix="/v1")
     app.include_router(reports_router, prefix="/v1")
     app.include_router(uploads_router, prefix="/v1")
+    app.include_router(tickets_router, prefix="/v1")
     app.include_router(storage_router, prefix="/v1")
+    # Last: it wraps the error handlers so its prefix answers in Open311's own format.
+    install_open311(app, settings)
     return app

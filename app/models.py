@@ -5,6 +5,7 @@ from app.categories.models import Category
 from app.core.db import Base
 from app.core.idempotency_models import IdempotencyRecord
 from app.grids.models import Office
+from app.open311.models import Open311Contact, Open311Request
 from app.photos.models import Photo, Upload
 from app.reports.models import Report, ReportPhoto
 from app.tickets.models import Ticket, TicketEvent
@@ -15,6 +16,8 @@ __all__ = [
     "Category",
     "IdempotencyRecord",
     "Office",
+    "Open311Contact",
+    "Open311Request",
     "Photo",
     "Principal",
     "Report",

@@ -27,12 +27,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from scripts.bench import load  # noqa: E402
-from scripts.bench.servers import bare_server, gridfix_server, peak_rss_mb  # noqa: E402
+from scripts.bench import load
+from scripts.bench.servers import bare_server, gridfix_server, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("GRIDFIX_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -88,7 +88,9 @@ def prepare(env: dict[str, str], riders: int) -> list[str]:
     return tokens
 
 
-def _drive(kind: str, url: str, tokens: list[str], concurrency: int, duration: float) -> dict[str, Any]:
+def _drive(
+    kind: str, url: str, tokens: list[str], concurrency: int, duration: float
+) -> dict[str, Any]:
     base = photo_bytes()
     rng = random.Random(7)
 
@@ -96,11 +98,16 @@ def _drive(kind: str, url: str, tokens: list[str], concurrency: int, duration: f
         lat, lon = POINTS[n % len(POINTS)]
         return client.post(
             "/v1/reports",
-            data={"category": "road_damage", "lat": str(lat + rng.uniform(-1e-3, 1e-3)),
-                  "lon": str(lon + rng.uniform(-1e-3, 1e-3))},
+            data={
+                "category": "road_damage",
+                "lat": str(lat + rng.uniform(-1e-3, 1e-3)),
+                "lon": str(lon + rng.uniform(-1e-3, 1e-3)),
+            },
             files={"photos": ("p.jpg", unique(base, n), "image/jpeg")},
-            headers={"Authorization": f"Bearer {tokens[n % len(tokens)]}",
-                     "Idempotency-Key": str(uuid.uuid4())},
+            headers={
+                "Authorization": f"Bearer {tokens[n % len(tokens)]}",
+                "Idempotency-Key": str(uuid.uuid4()),
+            },
         )
 
     def bare(client: httpx.Client, n: int) -> httpx.Response:
@@ -111,7 +118,9 @@ def _drive(kind: str, url: str, tokens: list[str], concurrency: int, duration: f
     return res.row() | {"statuses": res.statuses}
 
 
-def drive(kind: str, url: str, tokens: list[str], concurrency: int, duration: float) -> dict[str, Any]:
+def drive(
+    kind: str, url: str, tokens: list[str], concurrency: int, duration: float
+) -> dict[str, Any]:
     """Run the load in a separate process, so the client does not share the servers' GIL."""
     with mp.get_context("spawn").Pool(1) as pool:
         return pool.apply(_drive, (kind, url, tokens, concurrency, duration))
@@ -130,7 +139,9 @@ def run_config(name: str, env: dict[str, str], args: argparse.Namespace) -> dict
     try:
         app.wait_ready("/readyz")
         out["intake"] = drive("intake", app.url, tokens, args.concurrency, args.duration)
-        out["intake"]["peak_rss_mb_per_worker"] = [round(peak_rss_mb(p), 1) for p in app.worker_pids()]
+        out["intake"]["peak_rss_mb_per_worker"] = [
+            round(peak_rss_mb(p), 1) for p in app.worker_pids()
+        ]
     finally:
         app.stop()
     b, i = out["bare"], out["intake"]
@@ -139,15 +150,21 @@ def run_config(name: str, env: dict[str, str], args: argparse.Namespace) -> dict
     print(f"\n{name}: {args.concurrency} clients, {args.duration:g} s each, 2 workers")
     print(f"  {'':8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for label, row in (("bare", b), ("intake", i)):
-        print(f"  {label:8} {row['rps']:8.1f} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} {row['errors']:7d}")
-    print(f"  intake/bare throughput {out['ratio_rps']}  (aim >= 0.7);"
-          f" p99 ratio {out['ratio_p99']}  (aim <= 2);"
-          f" peak RSS per worker {i['peak_rss_mb_per_worker']} MiB", flush=True)
+        rps, p50, p99, errs = row["rps"], row["p50_ms"], row["p99_ms"], row["errors"]
+        print(f"  {label:8} {rps:8.1f} {p50:8.1f} {p99:8.1f} {errs:7d}")
+    print(
+        f"  intake/bare throughput {out['ratio_rps']}  (aim >= 0.7);"
+        f" p99 ratio {out['ratio_p99']}  (aim <= 2);"
+        f" peak RSS per worker {i['peak_rss_mb_per_worker']} MiB",
+        flush=True,
+    )
     return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--configs", default="sqlite-local,postgis-s3")
     ap.add_argument("--duration", type=float, default=20.0)
     ap.add_argument("--concurrency", type=int, default=16)
@@ -155,14 +172,19 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     results = []
-    base_env = {"GRIDFIX_ENVIRONMENT": "production", "GRIDFIX_SECRET_KEY": SECRET,
-                "GRIDFIX_REPORTS_PER_HOUR": "0"}
+    base_env = {
+        "GRIDFIX_ENVIRONMENT": "production",
+        "GRIDFIX_SECRET_KEY": SECRET,
+        "GRIDFIX_REPORTS_PER_HOUR": "0",
+    }
     for name in args.configs.split(","):
         with tempfile.TemporaryDirectory(prefix="gridfix-bench-") as tmp:
             env = {**base_env, "GRIDFIX_DATA_DIR": tmp}
             if name == "sqlite-local":
-                env |= {"GRIDFIX_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
-                        "GRIDFIX_STORAGE_URL": f"file://{tmp}/objects"}
+                env |= {
+                    "GRIDFIX_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+                    "GRIDFIX_STORAGE_URL": f"file://{tmp}/objects",
+                }
                 results.append(run_config(name, env, args))
             elif name == "postgis-s3":
                 results.append(_postgis_s3(name, env, args))
@@ -190,11 +212,14 @@ def _postgis_s3(name: str, env: dict[str, str], args: argparse.Namespace) -> dic
             server = start_seaweedfs()
             endpoint, access, secret = server.endpoint, server.access_key, server.secret_key
         env |= {
-            "GRIDFIX_DATABASE_URL": make_url(args.pg_url).set(database=db).render_as_string(
-                hide_password=False),
+            "GRIDFIX_DATABASE_URL": make_url(args.pg_url)
+            .set(database=db)
+            .render_as_string(hide_password=False),
             "GRIDFIX_STORAGE_URL": f"s3://bench-{uuid.uuid4().hex[:8]}",
-            "GRIDFIX_S3_ENDPOINT_URL": endpoint, "GRIDFIX_S3_ACCESS_KEY_ID": access,
-            "GRIDFIX_S3_SECRET_ACCESS_KEY": secret, "GRIDFIX_S3_CREATE_BUCKET": "true",
+            "GRIDFIX_S3_ENDPOINT_URL": endpoint,
+            "GRIDFIX_S3_ACCESS_KEY_ID": access,
+            "GRIDFIX_S3_SECRET_ACCESS_KEY": secret,
+            "GRIDFIX_S3_CREATE_BUCKET": "true",
         }
         return run_config(name, env, args)
     finally:

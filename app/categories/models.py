@@ -25,6 +25,9 @@ class Category(Base):
     photo_required: Mapped[bool] = mapped_column(Boolean, default=True)
     # Whether closing needs an "after" photo near the spot (officer workflow).
     evidence_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Office level that owns this category's tickets ("district" for, say,
+    # traffic facilities); None: the deepest office containing the spot.
+    route_level: Mapped[str | None] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=100)
     keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, cast
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, UploadFile
 
 from app.photos.exceptions import ObjectNotFound
+from app.photos.exceptions_images import PhotoTooLarge, RejectReason
 from app.photos.local import LocalStorage
 from app.photos.storage import ObjectStorage
 
@@ -26,3 +27,19 @@ def get_local_storage(storage: Storage) -> LocalStorage:
 
 
 LocalStore = Annotated[LocalStorage, Depends(get_local_storage)]
+
+
+def read_uploaded_files(files: list[UploadFile], max_bytes: int) -> list[bytes]:
+    """The bytes of each file, refusing one over the limit before reading it all."""
+    out = []
+    for i, f in enumerate(files):
+        data = b"" if f.size is not None and f.size > max_bytes else f.file.read(max_bytes + 1)
+        if len(data) > max_bytes or (f.size is not None and f.size > max_bytes):
+            exc = PhotoTooLarge(
+                RejectReason.too_large,
+                f"photos[{i}]: {max(len(data), f.size or 0):,} bytes; the limit is {max_bytes:,}",
+            )
+            exc.errors = [{"field": f"photos[{i}]", "reason": "too_large"}]
+            raise exc
+        out.append(data)
+    return out

@@ -70,10 +70,18 @@ def existing_ids(session: Session, ids: Iterable[str]) -> set[str]:
 
 
 def store_originals(
-    storage: ObjectStorage, photos: list[CheckedPhoto], *, already_stored: set[str]
+    storage: ObjectStorage,
+    photos: list[CheckedPhoto],
+    *,
+    already_stored: set[str],
+    written: list[str] | None = None,
 ) -> list[str]:
-    """Put originals not yet stored; return the keys this call wrote (for cleanup)."""
-    written: list[str] = []
+    """Put originals not yet stored; return the keys this call wrote (for cleanup).
+
+    Each key is appended to ``written`` as soon as it is stored, so a caller that
+    passes the list still knows what to discard when a later put fails.
+    """
+    written = [] if written is None else written
     for photo in photos:
         if photo.sha256 in already_stored:
             continue

@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core import idempotency
+from app.core.db import mark_writer
 from app.photos.models import Photo, Upload
 from app.photos.storage import ObjectStorage
 
@@ -40,31 +41,43 @@ def sweep(
     now: datetime,
     grace: timedelta = timedelta(hours=1),
 ) -> SweepReport:
-    report = SweepReport()
-    expired = list(
-        session.scalars(select(Upload).where(Upload.status == "pending", Upload.expires_at <= now))
-    )
-    for upload in expired:
-        storage.delete(upload.object_key)
-        report.upload_objects_deleted += 1
-    if expired:
-        session.execute(
-            update(Upload).where(Upload.id.in_([u.id for u in expired])).values(status="expired")
-        )
-    report.uploads_expired = len(expired)
+    """Run every housekeeping step once; pass a session with no transaction open.
 
-    used = list(session.scalars(select(Upload.object_key).where(Upload.status == "used")))
-    for key in used:
-        if storage.exists(key):
-            storage.delete(key)
-            report.upload_objects_deleted += 1
+    Reads and object deletions come first; the few row changes last, in one short
+    write transaction of their own. On SQLite a transaction that read first and
+    writes later fails at once when another writer (the API, the derivative
+    worker) committed in between, and a sweep reads for as long as listing takes.
+    """
+    report = SweepReport()
+    expired = session.execute(
+        select(Upload.id, Upload.object_key).where(
+            Upload.status == "pending", Upload.expires_at <= now
+        )
+    ).all()
+    for _upload_id, object_key in expired:
+        storage.delete(object_key)
+        report.upload_objects_deleted += 1
+
+    # Staging objects whose upload is no longer pending: consumed by a report, or
+    # PUT late to a URL whose upload already expired. Listing the staging prefix
+    # keeps this bounded by what is actually there, not by every upload ever made.
+    expired_keys = {key for _, key in expired}
+    for obj in storage.list("uploads/"):
+        upload_id = obj.key.rsplit("/", 1)[-1]
+        status = session.scalar(select(Upload.status).where(Upload.id == upload_id))
+        if status == "pending" or obj.key in expired_keys:
+            continue
+        storage.delete(obj.key)
+        report.upload_objects_deleted += 1
 
     cutoff = now - grace
     for prefix in ("originals/", "derived/"):
         for obj in storage.list(prefix):
             if obj.last_modified is not None and obj.last_modified > cutoff:
                 continue
-            sha = obj.key.split("/")[2] if prefix == "derived/" else obj.key.rsplit("/", 1)[-1]
+            # derived/<ab>/<sha>/<name>.jpg; a key off that layout names no photo (an orphan).
+            parts = obj.key.split("/")
+            sha = (parts[2] if len(parts) > 3 else "") if prefix == "derived/" else parts[-1]
             known = session.scalar(
                 select(Photo.id).where(
                     Photo.id == sha,
@@ -79,6 +92,18 @@ def sweep(
             if known is None:
                 storage.delete(obj.key)
                 report.orphans_deleted += 1
+
+    session.rollback()  # end the read transaction; writes start their own
+    mark_writer(session)
+    if expired:
+        # Still pending: a report that took the upload meanwhile keeps it "used".
+        result = session.execute(
+            update(Upload)
+            .where(Upload.id.in_([upload_id for upload_id, _ in expired]))
+            .where(Upload.status == "pending")
+            .values(status="expired")
+        )
+        report.uploads_expired = int(getattr(result, "rowcount", 0) or 0)
     report.idempotency_purged = idempotency.purge_expired(session, now=now)
     session.flush()
     return report

@@ -14,6 +14,7 @@ import logging
 import queue
 import threading
 from datetime import timedelta
+from typing import cast
 
 from PIL import Image
 from sqlalchemy import select, update
@@ -82,8 +83,11 @@ class DerivativeWorker:
                 continue
             if item is _STOP:
                 return
-            photo_id, image = item  # type: ignore[misc]
-            self.process(photo_id, image)
+            photo_id, image = cast(tuple[str, Image.Image | None], item)
+            try:
+                self.process(photo_id, image)
+            except Exception:  # the thread must outlive any one photo; the scan retries
+                log.exception("derivatives for %s: unexpected error", photo_id)
 
     def scan_once(self, limit: int = 50) -> int:
         """Process photos left pending for longer than the grace period."""
@@ -106,13 +110,21 @@ class DerivativeWorker:
         return done
 
     def process(self, photo_id: str, image: Image.Image | None) -> bool:
-        """Make and store one photo's derivatives; True when it is now ready."""
+        """Make and store one photo's derivatives; True when it is now ready.
+
+        A database error leaves the photo pending (it says nothing about the photo);
+        only a failure to read or encode the photo itself marks it failed.
+        """
         try:
             with self._sessions() as s:
                 photo = s.get(Photo, photo_id)
                 if photo is None or photo.derivatives_status != "pending":
                     return False
                 key = photo.original_key
+        except Exception:
+            log.warning("database unavailable; %s stays pending", photo_id, exc_info=True)
+            return False
+        try:
             if image is None:
                 data = self._storage.get(key)
                 image = images.inspect(
@@ -130,11 +142,15 @@ class DerivativeWorker:
         except Exception as exc:
             log.exception("derivatives for %s failed", photo_id)
             values = {"derivatives_status": "failed", "derivatives_error": repr(exc)[:255]}
-        with self._sessions() as s:
-            s.execute(
-                update(Photo)
-                .where(Photo.id == photo_id, Photo.derivatives_status == "pending")
-                .values(**values)
-            )
-            s.commit()
+        try:
+            with self._sessions() as s:
+                s.execute(
+                    update(Photo)
+                    .where(Photo.id == photo_id, Photo.derivatives_status == "pending")
+                    .values(**values)
+                )
+                s.commit()
+        except Exception:
+            log.warning("database unavailable; %s stays pending", photo_id, exc_info=True)
+            return False
         return values.get("derivatives_status") == "ready"

@@ -17,8 +17,7 @@ from app.core.errors import InvalidInput, problem_responses
 from app.core.geo import CRS, check_lon_lat, to_wgs84
 from app.core.pagination import Page, decode_cursor, encode_cursor
 from app.grids.dependencies import GridRouterDep
-from app.photos.dependencies import Storage
-from app.photos.exceptions_images import PhotoTooLarge, RejectReason
+from app.photos.dependencies import Storage, read_uploaded_files
 from app.reports import repository, service, views
 from app.reports.dependencies import ReadableReport, SessionFactory, Worker
 from app.reports.schemas import NearbyOut, ReportOut
@@ -30,22 +29,6 @@ router = APIRouter(prefix="/reports", tags=["reports"])
 Reporter = Annotated[
     Actor, Depends(require_roles(Role.rider, Role.officer, Role.supervisor, Role.admin))
 ]
-
-
-def _read_files(files: list[UploadFile], max_bytes: int) -> list[bytes]:
-    """The bytes of each file, refusing one over the limit before reading it all."""
-    out = []
-    for i, f in enumerate(files):
-        data = b"" if f.size is not None and f.size > max_bytes else f.file.read(max_bytes + 1)
-        if len(data) > max_bytes or (f.size is not None and f.size > max_bytes):
-            exc = PhotoTooLarge(
-                RejectReason.too_large,
-                f"photos[{i}]: {max(len(data), f.size or 0):,} bytes; the limit is {max_bytes:,}",
-            )
-            exc.errors = [{"field": f"photos[{i}]", "reason": "too_large"}]
-            raise exc
-        out.append(data)
-    return out
 
 
 @router.post(
@@ -102,7 +85,7 @@ def create_report(
         accuracy_m=accuracy_m,
         description=description,
         captured_at=captured_at,
-        photos=_read_files(photos, settings.max_photo_bytes),
+        photos=read_uploaded_files(photos, settings.max_photo_bytes),
         upload_ids=list(upload_ids),
         idempotency_key=idempotency_key,
     )

@@ -221,8 +221,10 @@ def submit(
     stored = photos.existing_ids(session, [p.sha256 for p in checked])
     session.rollback()
 
-    written = photos.store_originals(deps.storage, checked, already_stored=set(stored))
+    written: list[str] = []
     try:
+        # Inside the try: when the second put fails, the first original must go too.
+        photos.store_originals(deps.storage, checked, already_stored=set(stored), written=written)
         mark_writer(session)
         if key is not None:
             got = idempotency.claim(

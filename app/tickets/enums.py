@@ -93,3 +93,5 @@ class EventKind(StrEnum):
     closed = "closed"
     commented = "commented"
     escalated = "escalated"
+    recategorised = "recategorised"  # category changed (and maybe re-routed)
+    reprioritised = "reprioritised"

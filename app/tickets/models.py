@@ -41,6 +41,10 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Set at resolve: resolved no later than due_at (the on-time rate, 按期结案率).
+    resolved_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    # When the overdue escalation (or the unclaimed-border escalation) last ran.
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -50,9 +54,23 @@ class Ticket(Base):
         Index("ix_tickets_office_id_status", "office_id", "status"),
         Index("ix_tickets_status_due_at", "status", "due_at"),
         Index("ix_tickets_created_at", "created_at"),
+        Index("ix_tickets_updated_at", "updated_at"),
         Index("ix_tickets_location", "location", postgresql_using="gist").ddl_if(
             dialect="postgresql"
         ),
+    )
+
+
+class TicketCandidate(Base):
+    """An office that may claim a border or gap ticket (besides its owner)."""
+
+    __tablename__ = "ticket_candidates"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    office_id: Mapped[int] = mapped_column(
+        ForeignKey("offices.id", ondelete="CASCADE"), primary_key=True, index=True
     )
 
 
@@ -74,4 +92,7 @@ class TicketEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),
+        Index("ix_ticket_events_created_at", "created_at"),
+    )

@@ -24,7 +24,9 @@ def create() -> FastAPI:
         conn.execute(
             text("CREATE TABLE IF NOT EXISTS bench_bare (id INTEGER PRIMARY KEY, k VARCHAR(80))")
             if engine.dialect.name == "sqlite"
-            else text("CREATE TABLE IF NOT EXISTS bench_bare (id SERIAL PRIMARY KEY, k VARCHAR(80))")
+            else text(
+                "CREATE TABLE IF NOT EXISTS bench_bare (id SERIAL PRIMARY KEY, k VARCHAR(80))"
+            )
         )
     app = FastAPI()
 

@@ -36,8 +36,12 @@ class Result:
 
     def row(self) -> dict[str, float | int | str]:
         return {
-            "name": self.name, "ok": self.ok, "errors": self.errors, "rps": round(self.rps, 1),
-            "p50_ms": round(self.pct(50), 2), "p99_ms": round(self.pct(99), 2),
+            "name": self.name,
+            "ok": self.ok,
+            "errors": self.errors,
+            "rps": round(self.rps, 1),
+            "p50_ms": round(self.pct(50), 2),
+            "p99_ms": round(self.pct(99), 2),
             "mean_ms": round(statistics.fmean(self.latencies) * 1000, 2) if self.latencies else 0,
         }
 

@@ -28,7 +28,11 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         self.log = open(Path(env.get("GRIDFIX_DATA_DIR", "/tmp")) / f"{name}.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            argv, env={**os.environ, **env}, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            argv,
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -75,14 +79,38 @@ def peak_rss_mb(pid: int) -> float:
 
 def gridfix_server(env: dict[str, str], *, workers: int = 2) -> Server:
     port = free_port()
-    argv = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", str(workers), "--no-access-log"]
+    argv = [
+        sys.executable,
+        "-m",
+        "app.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
     return Server("gridfix", argv, env, port)
 
 
 def bare_server(env: dict[str, str], *, workers: int = 2) -> Server:
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", "scripts.bench.bare_app:create", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-            "--no-access-log", "--log-level", "warning"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "scripts.bench.bare_app:create",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     return Server("bare", argv, env, port)

@@ -33,10 +33,18 @@ class World:
     settings: Settings
     headers: dict[str, dict[str, str]]
 
-    def post_report(self, who: str = "rider", *, files: list[tuple[str, bytes]] | None = None,
-                    key: str | None = None, **form: Any) -> httpx.Response:
+    def post_report(
+        self,
+        who: str = "rider",
+        *,
+        files: list[tuple[str, bytes]] | None = None,
+        key: str | None = None,
+        **form: Any,
+    ) -> httpx.Response:
         data = {k: v for k, v in {"category": "road_damage", **form}.items() if v is not None}
-        multipart = [("photos", (name, blob, "application/octet-stream")) for name, blob in files or []]
+        multipart = [
+            ("photos", (name, blob, "application/octet-stream")) for name, blob in files or []
+        ]
         headers = dict(self.headers[who])
         if key:
             headers["Idempotency-Key"] = key
@@ -48,7 +56,9 @@ class World:
             return self.client.get(url)
         return httpx.get(url)
 
-    def wait_ready(self, report_id: int, who: str = "rider", timeout: float = 20.0) -> dict[str, Any]:
+    def wait_ready(
+        self, report_id: int, who: str = "rider", timeout: float = 20.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             body = self.client.get(f"/v1/reports/{report_id}", headers=self.headers[who]).json()
@@ -60,8 +70,9 @@ class World:
 
 
 @pytest.fixture
-def make_world(make_settings, db_url, session_factory, storage_overrides, data_dir
-               ) -> Iterator[Callable[..., World]]:
+def make_world(
+    make_settings, db_url, session_factory, storage_overrides, data_dir
+) -> Iterator[Callable[..., World]]:
     clients: list[TestClient] = []
 
     def _make(**overrides: Any) -> World:
@@ -69,7 +80,8 @@ def make_world(make_settings, db_url, session_factory, storage_overrides, data_d
         with session_factory() as s:
             if grid_repo.get_by_code(s, "440703") is None:
                 import_boundaries(
-                    s, (data_dir / JIANGMEN).read_bytes(),
+                    s,
+                    (data_dir / JIANGMEN).read_bytes(),
                     ImportOptions(crs=CRS.gcj02, code_property="adcode", level="district"),
                 )
                 ensure_defaults(s)
@@ -83,9 +95,13 @@ def make_world(make_settings, db_url, session_factory, storage_overrides, data_d
 
             headers = {
                 who: auth_header(token_for(settings, get_principal_by_name(s, name)))
-                for who, name in [("rider", "rider-one"), ("rider2", "rider-two"),
-                                  ("officer", "officer-pj"), ("officer_other", "officer-xh"),
-                                  ("viewer", "viewer")]
+                for who, name in [
+                    ("rider", "rider-one"),
+                    ("rider2", "rider-two"),
+                    ("officer", "officer-pj"),
+                    ("officer_other", "officer-xh"),
+                    ("viewer", "viewer"),
+                ]
             }
         client = TestClient(create_app(settings))
         client.__enter__()

@@ -35,12 +35,24 @@ def test_replay_returns_the_first_response(world, session_factory):
 
 def test_same_key_different_request_is_422(world, session_factory):
     key = str(uuid.uuid4())
-    assert world.post_report(files=[("a.jpg", jpeg(seed=31))], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1]).status_code == 201
-    other_photo = world.post_report(files=[("b.jpg", jpeg(seed=32))], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1])
+    assert (
+        world.post_report(
+            files=[("a.jpg", jpeg(seed=31))], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1]
+        ).status_code
+        == 201
+    )
+    other_photo = world.post_report(
+        files=[("b.jpg", jpeg(seed=32))], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1]
+    )
     assert other_photo.status_code == 422
     assert other_photo.json()["type"].endswith("/idempotency-key-reused")
-    other_text = world.post_report(files=[("a.jpg", jpeg(seed=31))], key=key, lat=PENGJIANG[0],
-                                   lon=PENGJIANG[1], description="changed")
+    other_text = world.post_report(
+        files=[("a.jpg", jpeg(seed=31))],
+        key=key,
+        lat=PENGJIANG[0],
+        lon=PENGJIANG[1],
+        description="changed",
+    )
     assert other_text.status_code == 422
     assert n_reports(session_factory) == 1
 
@@ -49,7 +61,9 @@ def test_keys_are_scoped_to_the_principal(world, session_factory):
     key = str(uuid.uuid4())
     photo = jpeg(seed=33)
     a = world.post_report(files=[("a.jpg", photo)], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1])
-    b = world.post_report("rider2", files=[("a.jpg", photo)], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1])
+    b = world.post_report(
+        "rider2", files=[("a.jpg", photo)], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1]
+    )
     assert a.status_code == b.status_code == 201
     assert a.json()["id"] != b.json()["id"]
 
@@ -58,12 +72,16 @@ def test_failed_request_does_not_burn_the_key(world, session_factory):
     key = str(uuid.uuid4())
     bad = world.post_report(files=[("a.jpg", jpeg(seed=34))], key=key, lat=22.3, lon=114.17)
     assert bad.status_code == 422  # outside the service area: nothing kept, key included
-    good = world.post_report(files=[("a.jpg", jpeg(seed=34))], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1])
+    good = world.post_report(
+        files=[("a.jpg", jpeg(seed=34))], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1]
+    )
     assert good.status_code == 201
 
 
 def test_invalid_key_is_a_clear_error(world):
-    r = world.post_report(files=[("a.jpg", jpeg(seed=35))], key="x" * 300, lat=PENGJIANG[0], lon=PENGJIANG[1])
+    r = world.post_report(
+        files=[("a.jpg", jpeg(seed=35))], key="x" * 300, lat=PENGJIANG[0], lon=PENGJIANG[1]
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
@@ -87,7 +105,9 @@ def test_concurrent_requests_with_one_key_make_one_report(world, session_factory
     assert results.count(201) == 1
     # Every other attempt either replayed the first (200) or was told to retry (409).
     assert all(code in (200, 201, 409) for code in results), results
-    replay = world.post_report(files=[("a.jpg", photo)], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1])
+    replay = world.post_report(
+        files=[("a.jpg", photo)], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1]
+    )
     assert replay.status_code == 200
 
 

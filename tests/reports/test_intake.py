@@ -24,8 +24,9 @@ def count(session_factory, model) -> int:
 
 def test_report_is_routed_stored_and_gets_clean_derivatives(world, session_factory):
     lat, lon = PENGJIANG
-    r = world.post_report(files=[("a.jpg", jpeg(seed=1))], lat=lat, lon=lon, accuracy_m=8,
-                          description="big pothole")
+    r = world.post_report(
+        files=[("a.jpg", jpeg(seed=1))], lat=lat, lon=lon, accuracy_m=8, description="big pothole"
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert r.headers["location"] == f"/v1/reports/{body['id']}"
@@ -80,7 +81,10 @@ def test_given_and_exif_far_apart_is_flagged(world, session_factory):
     with session_factory() as s:
         assert s.scalar(select(Ticket.needs_attention)) is True
     near = jpeg(lat=lat + 0.0003, lon=lon, seed=4)  # ~33 m away: fine
-    assert world.post_report(files=[("n.jpg", near)], lat=lat, lon=lon).json()["needs_attention"] is False
+    assert (
+        world.post_report(files=[("n.jpg", near)], lat=lat, lon=lon).json()["needs_attention"]
+        is False
+    )
 
 
 def test_gcj02_and_bd09_inputs_are_converted(world):
@@ -95,7 +99,12 @@ def test_gcj02_and_bd09_inputs_are_converted(world):
 def test_same_photo_is_stored_once(world, session_factory):
     blob = jpeg(seed=5)
     for _ in range(2):
-        assert world.post_report(files=[("a.jpg", blob)], lat=PENGJIANG[0], lon=PENGJIANG[1]).status_code == 201
+        assert (
+            world.post_report(
+                files=[("a.jpg", blob)], lat=PENGJIANG[0], lon=PENGJIANG[1]
+            ).status_code
+            == 201
+        )
     assert count(session_factory, Photo) == 1
     assert count(session_factory, Report) == 2
 
@@ -124,7 +133,9 @@ def test_bad_fields_name_the_field(world, session_factory, form, field, status):
 
 
 def test_unknown_category_lists_valid_codes(world):
-    r = world.post_report(files=[("a.jpg", jpeg())], category="potholes", lat=PENGJIANG[0], lon=PENGJIANG[1])
+    r = world.post_report(
+        files=[("a.jpg", jpeg())], category="potholes", lat=PENGJIANG[0], lon=PENGJIANG[1]
+    )
     assert r.status_code == 422
     assert "road_damage" in r.json()["detail"] and "manhole_cover" in r.json()["detail"]
 
@@ -159,12 +170,22 @@ def test_too_large_photo_is_413(make_world):
 def test_rate_limit(make_world):
     world = make_world(reports_per_hour=2)
     for i in range(2):
-        assert world.post_report(files=[("a.jpg", jpeg(seed=20 + i))], lat=PENGJIANG[0], lon=PENGJIANG[1]).status_code == 201
+        assert (
+            world.post_report(
+                files=[("a.jpg", jpeg(seed=20 + i))], lat=PENGJIANG[0], lon=PENGJIANG[1]
+            ).status_code
+            == 201
+        )
     r = world.post_report(files=[("a.jpg", jpeg(seed=22))], lat=PENGJIANG[0], lon=PENGJIANG[1])
     assert r.status_code == 429
     assert 1 <= int(r.headers["retry-after"]) <= 3601
     # Another rider is not limited by the first one's reports.
-    assert world.post_report("rider2", files=[("a.jpg", jpeg(seed=23))], lat=PENGJIANG[0], lon=PENGJIANG[1]).status_code == 201
+    assert (
+        world.post_report(
+            "rider2", files=[("a.jpg", jpeg(seed=23))], lat=PENGJIANG[0], lon=PENGJIANG[1]
+        ).status_code
+        == 201
+    )
 
 
 def test_viewers_cannot_report(world):

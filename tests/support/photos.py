@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+from datetime import datetime
 
 from PIL import ExifTags, Image, ImageDraw
 
@@ -23,6 +24,7 @@ def jpeg(
     seed: int = 0,
     orientation: int | None = None,
     quality: int = 85,
+    captured_at: datetime | None = None,
 ) -> bytes:
     """A JPEG with random shapes (so each seed is a different photo) and optional GPS."""
     rng = random.Random(seed)
@@ -38,6 +40,12 @@ def jpeg(
     exif[ExifTags.Base.Make] = "gridfix-test"
     if orientation is not None:
         exif[ExifTags.Base.Orientation] = orientation
+    if captured_at is not None:
+        ifd = {ExifTags.Base.DateTimeOriginal: captured_at.strftime("%Y:%m:%d %H:%M:%S")}
+        if captured_at.tzinfo is not None:
+            off = captured_at.strftime("%z")
+            ifd[ExifTags.Base.OffsetTimeOriginal] = f"{off[:3]}:{off[3:]}"
+        exif[ExifTags.IFD.Exif] = ifd
     if lat is not None and lon is not None:
         exif[ExifTags.IFD.GPSInfo] = {
             ExifTags.GPS.GPSLatitudeRef: "N" if lat >= 0 else "S",

@@ -1,0 +1,493 @@
+"""Grid officers' REST API: the work queue, ticket detail and history, actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Header, Query, UploadFile
+from fastapi.responses import JSONResponse, Response
+
+from app.auth.actor import Actor
+from app.auth.dependencies import AppSettings, require_roles
+from app.auth.enums import Role
+from app.auth.scope import scope_filter
+from app.categories import repository as categories_repo
+from app.categories.models import Category
+from app.core.db import DbSession, utcnow
+from app.core.errors import Forbidden, InvalidInput, problem_responses
+from app.core.geo import CRS, to_wgs84
+from app.core.pagination import decode_cursor, encode_cursor
+from app.grids import repository as grids_repo
+from app.grids.dependencies import GridRouterDep
+from app.photos import service as photos_service
+from app.photos.dependencies import Storage, read_uploaded_files
+from app.reports.dependencies import SessionFactory, Worker
+from app.reports.models import Report
+from app.tickets import evidence, repository, service, views
+from app.tickets.dependencies import TicketAccess, TicketInScope
+from app.tickets.enums import Action, ActorKind, TicketStatus
+from app.tickets.schemas import ActionBody, EventOut, TicketDetail, TicketOut, TicketPatch
+from app.tickets.workflow import actor_kind_for
+
+router = APIRouter(prefix="/tickets", tags=["tickets"])
+
+Staff = Annotated[Actor, Depends(require_roles(Role.officer, Role.supervisor, Role.admin))]
+MAX_PAGE = 100
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ticket's ETag, from GET")]
+
+
+def _csv(value: str | None, field: str, allowed: set[str] | None = None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    items = tuple(v.strip() for v in value.split(",") if v.strip())
+    if allowed is not None:
+        bad = [v for v in items if v not in allowed]
+        if bad:
+            valid = ", ".join(sorted(allowed))
+            raise InvalidInput(
+                f"{field}: unknown value(s) {', '.join(bad)}; allowed: {valid}",
+                errors=[{"field": field, "reason": "unknown value"}],
+            )
+    return items
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        parts = [float(p) for p in value.split(",")]
+    except ValueError:
+        parts = []
+    ok = len(parts) == 4 and -180 <= parts[0] < parts[2] <= 180 and -90 <= parts[1] < parts[3] <= 90
+    if not ok:
+        raise InvalidInput(
+            "bbox is min_lon,min_lat,max_lon,max_lat (WGS-84), min below max",
+            errors=[{"field": "bbox", "reason": "not a valid bounding box"}],
+        )
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def _filter(
+    session: DbSession,
+    actor: Actor,
+    status: str | None,
+    category: str | None,
+    office: str | None,
+    overdue: bool | None,
+    needs_attention: bool | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    bbox: str | None,
+) -> repository.QueueFilter:
+    scope = scope_filter(actor)
+    office_path = None
+    if office is not None:
+        o = grids_repo.get_by_code(session, office)
+        if o is None or not scope.allows(o.id, o.path):
+            raise InvalidInput(
+                f"no office {office!r} in your scope",
+                errors=[{"field": "office", "reason": "unknown or out of scope"}],
+            )
+        office_path = o.path
+    cat_ids: tuple[int, ...] = ()
+    for code in _csv(category, "category"):
+        c = categories_repo.get_by_code(session, code)
+        if c is None:
+            raise InvalidInput(
+                f"unknown category {code!r}",
+                errors=[{"field": "category", "reason": "unknown category"}],
+            )
+        cat_ids += (c.id,)
+    for name, value in (("created_from", created_from), ("created_to", created_to)):
+        if value is not None and value.tzinfo is None:
+            raise InvalidInput(
+                f"{name} needs a UTC offset",
+                errors=[{"field": name, "reason": "missing UTC offset"}],
+            )
+    return repository.QueueFilter(
+        scope=scope,
+        statuses=_csv(status, "status", {s.value for s in TicketStatus}),
+        category_ids=cat_ids,
+        office_path=office_path,
+        overdue=overdue,
+        needs_attention=needs_attention,
+        created_from=created_from,
+        created_to=created_to,
+        bbox=_bbox(bbox),
+        now=utcnow(),
+    )
+
+
+def _feature(t: TicketOut) -> dict[str, Any]:
+    props = t.model_dump(mode="json", exclude={"lat", "lon"})
+    return {
+        "type": "Feature",
+        "id": t.id,
+        "geometry": {"type": "Point", "coordinates": [t.lon, t.lat]},
+        "properties": props,
+    }
+
+
+@router.get(
+    "",
+    response_model=None,
+    responses={
+        200: {"description": "A page of tickets (JSON, or GeoJSON with format=geojson)"},
+        **problem_responses(401, 403, 422),
+    },
+)
+def work_queue(
+    session: DbSession,
+    actor: Staff,
+    status: Annotated[str | None, Query(max_length=200, description="Comma list")] = None,
+    category: Annotated[
+        str | None, Query(max_length=400, description="Comma list of codes")
+    ] = None,
+    office: Annotated[
+        str | None, Query(max_length=64, description="Office code (and below)")
+    ] = None,
+    overdue: Annotated[bool | None, Query()] = None,
+    needs_attention: Annotated[bool | None, Query()] = None,
+    created_from: Annotated[datetime | None, Query()] = None,
+    created_to: Annotated[datetime | None, Query()] = None,
+    bbox: Annotated[
+        str | None, Query(max_length=100, description="min_lon,min_lat,max_lon,max_lat")
+    ] = None,
+    sort: Annotated[str, Query(pattern="^(age|-age|priority|due|updated)$")] = "age",
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    format: Annotated[str, Query(pattern="^(json|geojson)$")] = "json",
+) -> JSONResponse:
+    """The caller's work queue: their office (a supervisor's whole subtree), filtered and sorted."""
+    f = _filter(
+        session,
+        actor,
+        status,
+        category,
+        office,
+        overdue,
+        needs_attention,
+        created_from,
+        created_to,
+        bbox,
+    )
+    key = decode_cursor(cursor, kind=f"tickets:{sort}")
+    after = None
+    if key:
+        after = {
+            k: (datetime.fromisoformat(v) if k.endswith("_at") else v) for k, v in key["v"].items()
+        }
+    rows = repository.queue(session, f, sort=sort, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    kind = service_kind(actor)
+    lk = views.Lookups(session, rows)
+    now = utcnow()
+    items = [views.ticket_out(t, lk, kind=kind, staff=True, now=now) for t in rows]
+    nxt = None
+    if more and rows:
+        last = rows[-1]
+        nxt = encode_cursor(
+            {
+                "k": f"tickets:{sort}",
+                "v": {
+                    c: (getattr(last, c).isoformat() if c.endswith("_at") else getattr(last, c))
+                    for c, _ in repository.SORTS[sort]
+                },
+            }
+        )
+    if format == "geojson":
+        return JSONResponse(
+            {
+                "type": "FeatureCollection",
+                "features": [_feature(t) for t in items],
+                "next_cursor": nxt,
+            },
+            media_type="application/geo+json",
+        )
+    return JSONResponse({"items": [t.model_dump(mode="json") for t in items], "next_cursor": nxt})
+
+
+def service_kind(actor: Actor) -> ActorKind | None:
+    return actor_kind_for(actor.role, is_reporter=False)
+
+
+@router.get("/claims", response_model=list[TicketOut], responses=problem_responses(401, 403))
+def claim_queue(
+    session: DbSession,
+    actor: Staff,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+) -> list[TicketOut]:
+    """New border or gap tickets the caller's office may claim; the first to claim owns it."""
+    if actor.office_id is None:
+        return []
+    rows = repository.claimable(session, actor.office_id, limit=limit)
+    lk = views.Lookups(session, rows)
+    now = utcnow()
+    return [views.ticket_out(t, lk, kind=service_kind(actor), staff=True, now=now) for t in rows]
+
+
+def _detail_response(
+    session: DbSession, access: TicketAccess, storage: Any, settings: Any, status: int = 200
+) -> JSONResponse:
+    body = views.ticket_detail(
+        session,
+        access.ticket,
+        kind=access.kind,
+        staff=access.staff,
+        storage=storage,
+        settings=settings,
+        now=utcnow(),
+    )
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=status,
+        headers={"ETag": body.etag, "Cache-Control": "private, no-cache"},
+    )
+
+
+@router.get(
+    "/{ticket_id}",
+    response_model=TicketDetail,
+    responses={
+        304: {"description": "Not modified (If-None-Match)"},
+        **problem_responses(401, 404, 422),
+    },
+)
+def get_ticket(
+    session: DbSession,
+    access: TicketInScope,
+    storage: Storage,
+    settings: AppSettings,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    """A ticket with its report, photos (originals for staff) and history; ETag for If-Match."""
+    if if_none_match and service.etag(access.ticket) in if_none_match:
+        return Response(status_code=304, headers={"ETag": service.etag(access.ticket)})
+    return _detail_response(session, access, storage, settings)
+
+
+@router.get(
+    "/{ticket_id}/events", response_model=list[EventOut], responses=problem_responses(401, 404, 422)
+)
+def ticket_events(session: DbSession, access: TicketInScope) -> list[EventOut]:
+    """The ticket's history: who did what, when and why (riders see office names only)."""
+    events = repository.events(session, access.ticket.id)
+    lk = views.Lookups(session, [access.ticket], events)
+    return [views.event_out(e, lk, staff=access.staff) for e in events]
+
+
+def _locked(session: DbSession, access: TicketInScope, if_match: str | None) -> TicketAccess:
+    """Re-read the ticket under a row lock, then check the caller's If-Match."""
+    ticket = repository.get_for_update(session, access.ticket.id)
+    assert ticket is not None
+    service.check_if_match(ticket, if_match)
+    return TicketAccess(ticket, access.actor, access.kind, access.staff, access.candidate)
+
+
+def _act(
+    session: DbSession,
+    access: TicketAccess,
+    action: Action,
+    body: ActionBody,
+    settings: Any,
+    photo_ids: list[str] | None = None,
+) -> None:
+    if access.kind is None:
+        raise Forbidden("you may read this ticket but not act on it")
+    if access.candidate and action is not Action.claim:
+        raise Forbidden(
+            "your office may only claim this ticket", allowed_actions=[Action.claim.value]
+        )
+    service.act(
+        session,
+        access.ticket,
+        actor=access.actor,
+        kind=access.kind,
+        req=service.ActRequest(
+            action=action,
+            note=body.note,
+            resolution=body.resolution,
+            reject_reason=body.reject_reason,
+            duplicate_of=body.duplicate_of,
+            target_office_code=body.target_office,
+            photo_ids=photo_ids or (),
+        ),
+        settings=settings,
+        now=utcnow(),
+    )
+
+
+_ACTION_DOCS = {
+    Action.accept: "Take the ticket: it becomes yours (accepted).",
+    Action.claim: "Claim a border ticket for your office (first to claim owns it).",
+    Action.start: "Mark work as started (in_progress).",
+    Action.reject: "Reject with a reason code (duplicate needs duplicate_of).",
+    Action.transfer: "Send the ticket to another office (target_office) with a reason (note).",
+    Action.reopen: "Reopen a resolved or closed ticket within the window (reporter or supervisor).",
+    Action.close: "Close a resolved ticket: verified by a supervisor or confirmed by the reporter.",
+    Action.comment: "Add a note without changing the status.",
+}
+
+
+def _make_action_endpoint(action: Action) -> None:
+    def endpoint(
+        session: DbSession,
+        access: TicketInScope,
+        storage: Storage,
+        settings: AppSettings,
+        if_match: IfMatch = None,
+        body: ActionBody | None = None,
+    ) -> JSONResponse:
+        locked = _locked(session, access, if_match)
+        _act(session, locked, action, body or ActionBody(), settings)
+        return _detail_response(session, locked, storage, settings)
+
+    endpoint.__doc__ = _ACTION_DOCS[action]
+    router.add_api_route(
+        f"/{{ticket_id}}/{action.value}",
+        endpoint,
+        methods=["POST"],
+        response_model=TicketDetail,
+        name=f"ticket_{action.value}",
+        summary=_ACTION_DOCS[action],
+        responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+    )
+
+
+for _action in _ACTION_DOCS:
+    _make_action_endpoint(_action)
+
+
+@router.post(
+    "/{ticket_id}/resolve",
+    response_model=TicketDetail,
+    responses=problem_responses(401, 403, 404, 409, 412, 413, 415, 422, 428),
+)
+def resolve(
+    session: DbSession,
+    access: TicketInScope,
+    storage: Storage,
+    settings: AppSettings,
+    worker: Worker,
+    session_factory: SessionFactory,
+    background: BackgroundTasks,
+    resolution: Annotated[
+        str, Form(max_length=24, description="fixed, self_resolved or unable_to_fix")
+    ],
+    note: Annotated[str, Form(max_length=4000, description="What was done")],
+    photos: Annotated[list[UploadFile], File(description="After photos")] = [],  # noqa: B006
+    lat: Annotated[float | None, Form(description="Where the after photo was taken")] = None,
+    lon: Annotated[float | None, Form()] = None,
+    crs: Annotated[CRS, Form()] = CRS.wgs84,
+    captured_at: Annotated[datetime | None, Form(description="When, with offset")] = None,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    """Say the hazard is dealt with; categories that need it take an after photo at the spot."""
+    locked = _locked(session, access, if_match)
+    ticket = locked.ticket
+    category = session.get(Category, ticket.category_id)
+    report = session.get(Report, ticket.report_id)
+    assert category is not None and report is not None
+    if (lat is None) != (lon is None):
+        raise InvalidInput(
+            "give both lat and lon, or neither",
+            errors=[{"field": "lat" if lat is None else "lon", "reason": "missing"}],
+        )
+    if captured_at is not None and captured_at.tzinfo is None:
+        raise InvalidInput(
+            "captured_at needs a UTC offset",
+            errors=[{"field": "captured_at", "reason": "missing UTC offset"}],
+        )
+    checked = [
+        photos_service.check(data, settings)
+        for data in read_uploaded_files(photos, settings.max_photo_bytes)
+    ]
+    given = to_wgs84(lon, lat, crs) if lat is not None and lon is not None else None
+    local = ZoneInfo(settings.local_timezone)
+    after = []
+    for i, p in enumerate(checked):
+        gps = p.facts.gps
+        where = (gps.lat, gps.lon) if gps else ((given[1], given[0]) if given else (None, None))
+        taken = evidence.capture_time(p.facts.captured_at, p.facts.captured_at_offset_known, local)
+        after.append(
+            evidence.AfterPhoto(
+                i,
+                where[0],
+                where[1],
+                taken or captured_at,
+                "exif" if gps else ("given" if given else "none"),
+            )
+        )
+    evidence.check(
+        after,
+        required=category.evidence_required,
+        spot=(ticket.lat, ticket.lon),
+        reported_at=report.created_at,
+        max_distance_m=settings.evidence_max_distance_m,
+    )
+    stored = photos_service.existing_ids(session, [p.sha256 for p in checked])
+    written = photos_service.store_originals(storage, checked, already_stored=set(stored))
+    try:
+        photos_service.insert_rows(session, checked, locked.actor.id)
+        _act(
+            session,
+            locked,
+            Action.resolve,
+            ActionBody(note=note, resolution=resolution),
+            settings,
+            photo_ids=[p.sha256 for p in checked],
+        )
+    except BaseException:
+        photos_service.discard(session_factory, storage, written)
+        raise
+    for p in checked:
+        if p.sha256 not in stored:
+            background.add_task(worker.enqueue, p.sha256, p.facts.image)
+    return _detail_response(session, locked, storage, settings)
+
+
+@router.patch(
+    "/{ticket_id}",
+    response_model=TicketDetail,
+    responses=problem_responses(401, 403, 404, 412, 422, 428),
+)
+def patch_ticket(
+    session: DbSession,
+    access: TicketInScope,
+    storage: Storage,
+    settings: AppSettings,
+    grid_router: GridRouterDep,
+    body: TicketPatch,
+    if_match: IfMatch = None,
+) -> JSONResponse:
+    """Change category (re-routed when the category belongs to another office level) or priority."""
+    if not access.staff or access.candidate or access.kind is None:
+        raise Forbidden("only staff of the owning office change a ticket")
+    locked = _locked(session, access, if_match)
+    now = utcnow()
+    if body.category is not None:
+        category = categories_repo.get_by_code(session, body.category)
+        if category is None or not category.active:
+            raise InvalidInput(
+                f"unknown category {body.category!r}",
+                errors=[{"field": "category", "reason": "unknown category"}],
+            )
+        if category.id != locked.ticket.category_id:
+            routed = grid_router.route(session, locked.ticket.lat, locked.ticket.lon)
+            service.change_category(
+                session,
+                locked.ticket,
+                category,
+                actor=locked.actor,
+                routed=routed,
+                now=now,
+                note=body.note,
+            )
+    if body.priority is not None and body.priority != locked.ticket.priority:
+        service.change_priority(
+            session, locked.ticket, body.priority, actor=locked.actor, now=now, note=body.note
+        )
+    return _detail_response(session, locked, storage, settings)

@@ -1,0 +1,162 @@
+"""How tickets and their history look to staff and to the reporter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.models import Principal
+from app.categories.models import Category
+from app.config import Settings
+from app.grids.models import Office
+from app.photos.storage import ObjectStorage
+from app.reports import repository as reports_repo
+from app.reports.models import Report
+from app.reports.schemas import OfficeBrief
+from app.reports.views import photo_out
+from app.tickets import repository
+from app.tickets.enums import OPEN_STATUSES, ActorKind, TicketStatus
+from app.tickets.models import Ticket, TicketEvent
+from app.tickets.schemas import ActorOut, EventOut, ReportBrief, TicketDetail, TicketOut
+from app.tickets.service import etag
+from app.tickets.workflow import allowed_actions
+
+
+class Lookups:
+    """Names for the ids in a page of tickets, loaded in one query each."""
+
+    def __init__(
+        self, session: Session, tickets: Iterable[Ticket], events: Iterable[TicketEvent] = ()
+    ) -> None:
+        tickets = list(tickets)
+        events = list(events)
+        office_ids = (
+            {t.office_id for t in tickets}
+            | {o for t in tickets for o in (t.candidate_office_ids or [])}
+            | {e.office_id for e in events if e.office_id}
+        )
+        self.offices = {
+            o.id: o for o in session.scalars(select(Office).where(Office.id.in_(office_ids)))
+        }
+        cat_ids = {t.category_id for t in tickets}
+        self.categories = {
+            c.id: c.code for c in session.scalars(select(Category).where(Category.id.in_(cat_ids)))
+        }
+        people = {t.assignee_id for t in tickets if t.assignee_id} | {
+            e.actor_id for e in events if e.actor_id
+        }
+        self.people = {
+            p.id: p for p in session.scalars(select(Principal).where(Principal.id.in_(people)))
+        }
+
+    def office(self, office_id: int | None) -> OfficeBrief | None:
+        o = self.offices.get(office_id) if office_id else None
+        return OfficeBrief(code=o.code, name=o.name) if o else None
+
+
+def is_overdue(ticket: Ticket, now: datetime) -> bool:
+    return ticket.status in OPEN_STATUSES and ticket.due_at < now
+
+
+def ticket_out(
+    t: Ticket, lk: Lookups, *, kind: ActorKind | None, staff: bool, now: datetime
+) -> TicketOut:
+    assignee = lk.people.get(t.assignee_id) if t.assignee_id and staff else None
+    office = lk.office(t.office_id)
+    assert office is not None
+    return TicketOut(
+        id=t.id,
+        status=t.status,
+        resolution=t.resolution,
+        priority=t.priority,
+        category=lk.categories.get(t.category_id, "?"),
+        office=office,
+        assignee=(assignee.display_name or assignee.name) if assignee else None,
+        lat=t.lat,
+        lon=t.lon,
+        route_reason=t.route_reason,
+        route_distance_m=t.route_distance_m,
+        candidates=[b for o in (t.candidate_office_ids or []) if (b := lk.office(o))],
+        needs_attention=t.needs_attention,
+        overdue=is_overdue(t, now),
+        due_at=t.due_at,
+        first_response_at=t.first_response_at,
+        resolved_at=t.resolved_at,
+        closed_at=t.closed_at,
+        resolved_on_time=t.resolved_on_time,
+        reopen_count=t.reopen_count,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+        version=t.version,
+        etag=etag(t),
+        allowed_actions=[a.value for a in allowed_actions(TicketStatus(t.status), kind)]
+        if kind
+        else [],
+    )
+
+
+def event_out(e: TicketEvent, lk: Lookups, *, staff: bool) -> EventOut:
+    person = lk.people.get(e.actor_id) if e.actor_id else None
+    office = lk.office(e.office_id)
+    if staff:
+        actor = ActorOut(
+            role=e.actor_role or "system",
+            name=(person.display_name or person.name) if person else None,
+            office=office,
+        )
+    elif e.actor_role == "rider":
+        actor = ActorOut(role="reporter")
+    else:
+        # Riders see which office acted, never which officer.
+        actor = ActorOut(role="staff" if e.actor_role != "system" else "system", office=office)
+    data = dict(e.data or {})
+    photo_ids = list(data.pop("photo_ids", []))
+    if not staff:
+        data = {}
+    return EventOut(
+        id=e.id,
+        kind=e.kind,
+        from_status=e.from_status,
+        to_status=e.to_status,
+        reason=e.reason,
+        note=e.note,
+        at=e.created_at,
+        actor=actor,
+        office=office,
+        photo_ids=photo_ids,
+        data=data,
+    )
+
+
+def ticket_detail(
+    session: Session,
+    t: Ticket,
+    *,
+    kind: ActorKind | None,
+    staff: bool,
+    storage: ObjectStorage,
+    settings: Settings,
+    now: datetime,
+) -> TicketDetail:
+    events = repository.events(session, t.id)
+    lk = Lookups(session, [t], events)
+    report = session.get(Report, t.report_id)
+    assert report is not None
+    photos = reports_repo.photos_for(session, [report.id]).get(report.id, [])
+    base = ticket_out(t, lk, kind=kind, staff=staff, now=now)
+    return TicketDetail(
+        **base.model_dump(),
+        report=ReportBrief(
+            id=report.id,
+            description=report.description,
+            location_source=report.location_source,
+            location_mismatch_m=report.location_mismatch_m,
+            accuracy_m=report.accuracy_m,
+            created_at=report.created_at,
+        ),
+        photos=[photo_out(p, storage, settings, staff=staff) for p in photos],
+        events=[event_out(e, lk, staff=staff) for e in events],
+    )
