@@ -21,7 +21,7 @@ from app.config import Settings
 from app.core.db import mark_writer
 from app.core.errors import DomainError
 from app.grids.models import Office
-from app.tickets import repository, service
+from app.tickets import hooks, repository, service
 from app.tickets.enums import Action, ActorKind, EventKind, TicketStatus
 from app.tickets.models import Ticket, TicketCandidate, TicketEvent
 from app.tickets.workflow import ActionParams, TicketState, plan
@@ -121,28 +121,29 @@ def _escalate_claim(s: Session, t: Ticket, now: datetime) -> bool:
     if not common:
         return False
     parent_id = common[-1]
+    before = hooks.TicketSnapshot.of(t)
     old = t.office_id
     t.office_id = parent_id
     t.candidate_office_ids = []
     t.escalated_at = now
     t.updated_at = now
     repository.clear_candidates(s, t.id)
-    s.add(
-        TicketEvent(
-            ticket_id=t.id,
-            kind=EventKind.escalated.value,
-            from_status=t.status,
-            to_status=t.status,
-            actor_id=None,
-            actor_role=ActorKind.system.value,
-            office_id=parent_id,
-            reason="unclaimed",
-            note="nobody claimed this border ticket in time",
-            data={"from_office_id": old},
-            created_at=now,
-        )
+    event = TicketEvent(
+        ticket_id=t.id,
+        kind=EventKind.escalated.value,
+        from_status=t.status,
+        to_status=t.status,
+        actor_id=None,
+        actor_role=ActorKind.system.value,
+        office_id=parent_id,
+        reason="unclaimed",
+        note="nobody claimed this border ticket in time",
+        data={"from_office_id": old},
+        created_at=now,
     )
+    s.add(event)
     service.flush_versioned(s)
+    hooks.changed(s, before, t, event)
     return True
 
 

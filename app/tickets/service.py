@@ -24,7 +24,7 @@ from app.grids import repository as grids_repo
 from app.grids.models import Office
 from app.grids.service import Lookup
 from app.reports.models import Report
-from app.tickets import repository
+from app.tickets import hooks, repository
 from app.tickets.enums import Action, ActorKind, EventKind, TicketStatus
 from app.tickets.models import Ticket, TicketCandidate, TicketEvent
 from app.tickets.workflow import ActionParams, TicketState, Transition, plan
@@ -106,25 +106,26 @@ def open_ticket(
     session.flush()
     for office_id in candidates:
         session.add(TicketCandidate(ticket_id=ticket.id, office_id=office_id))
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            kind=EventKind.created.value,
-            from_status=None,
-            to_status=TicketStatus.new,
-            actor_id=actor.id,
-            actor_role=actor.role.value,
-            office_id=owner.id,
-            reason=routed.decision.reason.value,
-            data={
-                "office_code": owner.code,
-                "routed_office_code": routed.office.code,
-                "distance_m": round(routed.decision.distance_m, 2),
-                "alternatives": [o.code for o in routed.alternatives],
-            },
-            created_at=now,
-        )
+    created = TicketEvent(
+        ticket_id=ticket.id,
+        kind=EventKind.created.value,
+        from_status=None,
+        to_status=TicketStatus.new,
+        actor_id=actor.id,
+        actor_role=actor.role.value,
+        office_id=owner.id,
+        reason=routed.decision.reason.value,
+        data={
+            "office_code": owner.code,
+            "routed_office_code": routed.office.code,
+            "distance_m": round(routed.decision.distance_m, 2),
+            "alternatives": [o.code for o in routed.alternatives],
+        },
+        created_at=now,
     )
+    session.add(created)
+    session.flush()
+    hooks.changed(session, None, ticket, created)
     return ticket
 
 
@@ -202,6 +203,7 @@ def apply(
     now: datetime,
     photo_ids: Sequence[str] = (),
 ) -> TicketEvent:
+    before = hooks.TicketSnapshot.of(ticket)
     for name, value in transition.changes.items():
         setattr(ticket, name, value)
     if transition.assign_actor and actor is not None:
@@ -236,6 +238,7 @@ def apply(
     )
     session.add(event)
     flush_versioned(session)
+    hooks.changed(session, before, ticket, event)
     return event
 
 
@@ -261,6 +264,7 @@ def change_category(
 ) -> TicketEvent:
     """Recategorise a ticket: new SLA from its creation, and a new owner when the
     category routes to another level."""
+    before = hooks.TicketSnapshot.of(ticket)
     old_category, old_office = ticket.category_id, ticket.office_id
     owner = owner_office(routed, category)
     ticket.category_id = category.id
@@ -288,6 +292,7 @@ def change_category(
     )
     session.add(event)
     flush_versioned(session)
+    hooks.changed(session, before, ticket, event)
     return event
 
 
@@ -300,6 +305,7 @@ def change_priority(
     now: datetime,
     note: str | None,
 ) -> TicketEvent:
+    before = hooks.TicketSnapshot.of(ticket)
     old = ticket.priority
     ticket.priority = priority
     ticket.updated_at = now
@@ -317,4 +323,5 @@ def change_priority(
     )
     session.add(event)
     flush_versioned(session)
+    hooks.changed(session, before, ticket, event)
     return event
