@@ -4,6 +4,7 @@ from app.auth.models import ApiKey, Principal
 from app.categories.models import Category
 from app.core.db import Base
 from app.core.idempotency_models import IdempotencyRecord
+from app.events.models import OutboxEvent, Webhook, WebhookDelivery
 from app.grids.models import Office
 from app.open311.models import Open311Contact, Open311Request
 from app.photos.models import Photo, Upload
@@ -18,6 +19,7 @@ __all__ = [
     "Office",
     "Open311Contact",
     "Open311Request",
+    "OutboxEvent",
     "Photo",
     "Principal",
     "Report",
@@ -25,4 +27,6 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "Upload",
+    "Webhook",
+    "WebhookDelivery",
 ]
