@@ -27,6 +27,7 @@ from app.photos.worker import DerivativeWorker
 from app.reports.router import router as reports_router
 from app.tickets import jobs as ticket_jobs
 from app.tickets.router import router as tickets_router
+from app.tickets.views import NameCache
 
 log = logging.getLogger("gridfix")
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.storage = build_storage(settings)
+        app.state.name_cache = NameCache(ttl_s=30.0)
         app.state.grid_router = GridRouter(
             tolerance_m=settings.route_tolerance_m,
             border_margin_m=settings.border_margin_m,

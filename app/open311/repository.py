@@ -101,6 +101,21 @@ def latest_public_events(session: Session, ticket_ids: Collection[int]) -> dict[
     return {e.ticket_id: e for e in rows}
 
 
+def latest_events_of_kind(
+    session: Session, ticket_ids: Collection[int], kind: str
+) -> dict[int, TicketEvent]:
+    """Per ticket, its latest event of ``kind`` (e.g. the resolution a close verified)."""
+    if not ticket_ids:
+        return {}
+    latest = (
+        select(func.max(TicketEvent.id))
+        .where(TicketEvent.ticket_id.in_(list(ticket_ids)), TicketEvent.kind == kind)
+        .group_by(TicketEvent.ticket_id)
+    )
+    rows = session.scalars(select(TicketEvent).where(TicketEvent.id.in_(latest)))
+    return {e.ticket_id: e for e in rows}
+
+
 def public_events(session: Session, ticket_ids: Collection[int]) -> dict[int, list[TicketEvent]]:
     """Per ticket, its creation and status-changing events, oldest first."""
     if not ticket_ids:
@@ -136,6 +151,11 @@ def find_updates(
         .offset(offset)
     )
     return [(event, int(report_id)) for event, report_id in session.execute(stmt)]
+
+
+def ticket_of_request(session: Session, report_id: int) -> Ticket | None:
+    """The ticket behind a service_request_id (a report id)."""
+    return session.scalar(select(Ticket).where(Ticket.report_id == report_id))
 
 
 def by_token(session: Session, token: str) -> Open311Request | None:

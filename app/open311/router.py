@@ -45,6 +45,7 @@ from app.open311.dependencies import (
 )
 from app.open311.errors import Open311Error, install_error_format
 from app.open311.formats import JSON_TYPE, XML_TYPE, render
+from app.open311.status import explaining_event
 from app.open311.queries import RequestFilters, UpdateFilters, parse_filters, parse_update_filters
 from app.photos.dependencies import Storage
 from app.photos.storage import ObjectStorage
@@ -202,13 +203,15 @@ def _request_items(
     ticket_ids = [r.ticket.id for r in rows]
     pics = reports_repo.photos_for(session, report_ids)
     latest = repository.latest_public_events(session, ticket_ids)
+    closed = [t for t, e in latest.items() if e.kind == "closed"]
+    resolved = repository.latest_events_of_kind(session, closed, "resolved")
     events = repository.public_events(session, ticket_ids) if extensions else {}
     ttl = settings.derivative_url_ttl_s
     return [
         views.request_item(
             r,
             pics.get(r.report.id, []),
-            latest.get(r.ticket.id),
+            explaining_event(latest.get(r.ticket.id), resolved.get(r.ticket.id)),
             storage,
             ttl,
             events=events.get(r.ticket.id, []) if extensions else None,

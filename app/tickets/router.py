@@ -6,7 +6,17 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Header, Query, UploadFile
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    File,
+    Form,
+    Header,
+    Query,
+    Request,
+    UploadFile,
+)
 from fastapi.responses import JSONResponse, Response
 
 from app.auth.actor import Actor
@@ -35,6 +45,14 @@ router = APIRouter(prefix="/tickets", tags=["tickets"])
 
 Staff = Annotated[Actor, Depends(require_roles(Role.officer, Role.supervisor, Role.admin))]
 MAX_PAGE = 100
+
+
+def _names(request: Request) -> views.NameCache:
+    cache: views.NameCache = request.app.state.name_cache
+    return cache
+
+
+Names = Annotated[views.NameCache, Depends(_names)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ticket's ETag, from GET")]
 
 
@@ -141,6 +159,7 @@ def _feature(t: TicketOut) -> dict[str, Any]:
 def work_queue(
     session: DbSession,
     actor: Staff,
+    names: Names,
     status: Annotated[str | None, Query(max_length=200, description="Comma list")] = None,
     category: Annotated[
         str | None, Query(max_length=400, description="Comma list of codes")
@@ -183,7 +202,7 @@ def work_queue(
     more = len(rows) > limit
     rows = rows[:limit]
     kind = service_kind(actor)
-    lk = views.Lookups(session, rows)
+    lk = views.Lookups(session, rows, names=names)
     now = utcnow()
     items = [views.ticket_out(t, lk, kind=kind, staff=True, now=now) for t in rows]
     nxt = None
@@ -218,13 +237,14 @@ def service_kind(actor: Actor) -> ActorKind | None:
 def claim_queue(
     session: DbSession,
     actor: Staff,
+    names: Names,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> list[TicketOut]:
     """New border or gap tickets the caller's office may claim; the first to claim owns it."""
     if actor.office_id is None:
         return []
     rows = repository.claimable(session, actor.office_id, limit=limit)
-    lk = views.Lookups(session, rows)
+    lk = views.Lookups(session, rows, names=names)
     now = utcnow()
     return [views.ticket_out(t, lk, kind=service_kind(actor), staff=True, now=now) for t in rows]
 
@@ -272,10 +292,10 @@ def get_ticket(
 @router.get(
     "/{ticket_id}/events", response_model=list[EventOut], responses=problem_responses(401, 404, 422)
 )
-def ticket_events(session: DbSession, access: TicketInScope) -> list[EventOut]:
+def ticket_events(session: DbSession, access: TicketInScope, names: Names) -> list[EventOut]:
     """The ticket's history: who did what, when and why (riders see office names only)."""
     events = repository.events(session, access.ticket.id)
-    lk = views.Lookups(session, [access.ticket], events)
+    lk = views.Lookups(session, [access.ticket], events, names)
     return [views.event_out(e, lk, staff=access.staff) for e in events]
 
 

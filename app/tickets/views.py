@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.auth.models import Principal
 from app.categories.models import Category
 from app.config import Settings
+from app.core.cache import TTLCache
 from app.grids.models import Office
 from app.photos.storage import ObjectStorage
 from app.reports import repository as reports_repo
@@ -25,12 +27,36 @@ from app.tickets.service import etag
 from app.tickets.workflow import allowed_actions
 
 
+@dataclass(frozen=True, slots=True)
+class OfficeName:
+    id: int
+    code: str
+    name: str
+
+
+class NameCache:
+    """Office and category names by id, cached for a few seconds per process:
+    every queue page shows them, and they change only on imports and edits."""
+
+    def __init__(self, ttl_s: float = 30.0) -> None:
+        self.offices: TTLCache[int, OfficeName] = TTLCache(ttl_s)
+        self.categories: TTLCache[int, str] = TTLCache(ttl_s)
+
+
+_DEFAULT_NAMES = NameCache(ttl_s=0)  # no caching when none is injected
+
+
 class Lookups:
-    """Names for the ids in a page of tickets, loaded in one query each."""
+    """Names for the ids in a page of tickets: cached names, one query for people."""
 
     def __init__(
-        self, session: Session, tickets: Iterable[Ticket], events: Iterable[TicketEvent] = ()
+        self,
+        session: Session,
+        tickets: Iterable[Ticket],
+        events: Iterable[TicketEvent] = (),
+        names: NameCache | None = None,
     ) -> None:
+        names = names or _DEFAULT_NAMES
         tickets = list(tickets)
         events = list(events)
         office_ids = (
@@ -38,19 +64,29 @@ class Lookups:
             | {o for t in tickets for o in (t.candidate_office_ids or [])}
             | {e.office_id for e in events if e.office_id}
         )
-        self.offices = {
-            o.id: o for o in session.scalars(select(Office).where(Office.id.in_(office_ids)))
-        }
-        cat_ids = {t.category_id for t in tickets}
-        self.categories = {
-            c.id: c.code for c in session.scalars(select(Category).where(Category.id.in_(cat_ids)))
-        }
+
+        def load_offices(ids: list[int]) -> dict[int, OfficeName]:
+            rows = session.execute(
+                select(Office.id, Office.code, Office.name).where(Office.id.in_(ids))
+            )
+            return {r.id: OfficeName(r.id, r.code, r.name) for r in rows}
+
+        def load_categories(ids: list[int]) -> dict[int, str]:
+            rows = session.execute(select(Category.id, Category.code).where(Category.id.in_(ids)))
+            return {r.id: r.code for r in rows}
+
+        self.offices = names.offices.get_many(office_ids, load_offices)
+        self.categories = names.categories.get_many(
+            {t.category_id for t in tickets}, load_categories
+        )
         people = {t.assignee_id for t in tickets if t.assignee_id} | {
             e.actor_id for e in events if e.actor_id
         }
-        self.people = {
-            p.id: p for p in session.scalars(select(Principal).where(Principal.id.in_(people)))
-        }
+        self.people = (
+            {p.id: p for p in session.scalars(select(Principal).where(Principal.id.in_(people)))}
+            if people
+            else {}
+        )
 
     def office(self, office_id: int | None) -> OfficeBrief | None:
         o = self.offices.get(office_id) if office_id else None
