@@ -85,7 +85,8 @@ def seed_tickets(
             )
             c.execute(
                 text(f"""
-                WITH offs AS (SELECT array_agg(id ORDER BY id) AS ids FROM offices WHERE level = 'grid'),
+                WITH offs AS (
+                  SELECT array_agg(id ORDER BY id) AS ids FROM offices WHERE level = 'grid'),
                 cats AS (SELECT array_agg(id ORDER BY id) AS ids,
                                 array_agg(sla_hours ORDER BY id) AS sla FROM categories)
                 INSERT INTO tickets (id, report_id, office_id, category_id, status, resolution,
@@ -93,15 +94,19 @@ def seed_tickets(
                                      candidate_office_ids, needs_attention, due_at,
                                      first_response_at, resolved_at, closed_at, resolved_on_time,
                                      reopen_count, version, created_at, updated_at)
-                SELECT r.id, r.id, offs.ids[1 + (r.id * 7919) % array_length(offs.ids, 1)], r.category_id,
+                SELECT r.id, r.id, offs.ids[1 + (r.id * 7919) % array_length(offs.ids, 1)],
+                       r.category_id,
                        st, CASE WHEN st IN ('resolved', 'closed') THEN 'fixed'
                                 WHEN st = 'rejected' THEN 'invalid' END,
                        1 + (r.id % 4), r.lat, r.lon, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326),
                        'inside', 0, '[]'::jsonb, false,
-                       r.created_at + make_interval(hours => cats.sla[1 + (r.id * 104729) % array_length(cats.ids, 1)]),
+                       r.created_at + make_interval(
+                         hours => cats.sla[1 + (r.id * 104729) % array_length(cats.ids, 1)]),
                        CASE WHEN st <> 'new' THEN r.created_at + interval '2 hours' END,
-                       CASE WHEN st IN ('resolved', 'closed') THEN r.created_at + interval '20 hours' END,
-                       CASE WHEN st IN ('closed', 'rejected') THEN r.created_at + interval '30 hours' END,
+                       CASE WHEN st IN ('resolved', 'closed')
+                            THEN r.created_at + interval '20 hours' END,
+                       CASE WHEN st IN ('closed', 'rejected')
+                            THEN r.created_at + interval '30 hours' END,
                        CASE WHEN st IN ('resolved', 'closed') THEN (r.id % 5) <> 0 END,
                        0, 1, r.created_at, r.created_at + interval '30 hours'
                 FROM (SELECT r.*, CASE {cases} END AS st FROM reports r
@@ -124,11 +129,8 @@ def seed_tickets(
             print(f"\r  seeding tickets {done:>9,}/{n:,}  ({rate:,.0f}/s)", end="", flush=True)
     with engine.begin() as c:
         for table in ("reports", "tickets", "ticket_events"):
-            c.execute(
-                text(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-                )
-            )
+            seq = f"pg_get_serial_sequence('{table}', 'id')"
+            c.execute(text(f"SELECT setval({seq}, (SELECT max(id) FROM {table}))"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
         c.execute(text("ANALYZE"))
     if progress:
