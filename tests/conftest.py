@@ -211,3 +211,39 @@ def settings(make_settings: Callable[..., Settings], db_url: str, tmp_path: Path
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+# ---------------------------------------------------------------- backend accounting
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by the real servers it uses, so runs can say how many ran."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        names = set(getattr(item, "fixturenames", ()))
+        if params.get("db_url") == "postgis" or "postgis_url" in names:
+            item.add_marker(pytest.mark.postgis)
+        if params.get("storage_overrides") == "s3" or "s3_server" in names:
+            item.add_marker(pytest.mark.s3)
+
+
+_BACKEND_RESULTS: dict[str, dict[str, int]] = {
+    "postgis": {"passed": 0, "failed": 0, "skipped": 0},
+    "s3": {"passed": 0, "failed": 0, "skipped": 0},
+}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
+        return
+    for backend in _BACKEND_RESULTS:
+        if backend in report.keywords:
+            _BACKEND_RESULTS[backend][report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    parts = [
+        f"{name}: {r['passed']} passed, {r['failed']} failed, {r['skipped']} skipped"
+        for name, r in _BACKEND_RESULTS.items()
+    ]
+    terminalreporter.write_line("real servers — " + "; ".join(parts))
