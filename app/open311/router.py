@@ -12,10 +12,12 @@ GET  requests.{fmt}                          GET Service Requests
 GET  requests/{service_request_id}.{fmt}     GET Service Request
 GET  tokens/{token}.{fmt}                    GET service_request_id from a token
 GET  servicerequestupdates.{fmt}             mySociety: GET Service Request Updates
+POST servicerequestupdates.{fmt}             mySociety: POST Service Request Update
+                                             (api_key of staff; officer actions)
 ===========================================  =====================================
 
-Reads are public, as the spec allows. ``POST servicerequestupdates`` is not
-offered: it needs the officer workflow service.
+Reads are public, as the spec allows. Writes need an ``api_key`` (form field,
+query parameter or ``X-API-Key`` header).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from app.config import Settings
 from app.core import idempotency
 from app.core.db import DbSession, utcnow
 from app.grids.dependencies import GridRouterDep
-from app.open311 import repository, service, views
+from app.open311 import repository, service, updates, views
 from app.open311.config import Open311Config
 from app.open311.dependencies import (
     Config,
@@ -45,8 +47,8 @@ from app.open311.dependencies import (
 )
 from app.open311.errors import Open311Error, install_error_format
 from app.open311.formats import JSON_TYPE, XML_TYPE, render
-from app.open311.status import explaining_event
 from app.open311.queries import RequestFilters, UpdateFilters, parse_filters, parse_update_filters
+from app.open311.status import explaining_event
 from app.photos.dependencies import Storage
 from app.photos.storage import ObjectStorage
 from app.reports import repository as reports_repo
@@ -279,6 +281,89 @@ def list_updates(
     rows = repository.find_updates(session, start, end, limit=limit, offset=offset)
     items = [views.update_item(event, report_id) for event, report_id in rows]
     return render(fmt, "service_request_updates", items)
+
+
+_UPDATE_FIELDS = {
+    name: {"type": "string", "description": text}
+    for name, text in {
+        "api_key": "API key of an officer, supervisor or admin (or the `api_key` query parameter)",
+        "jurisdiction_id": "Checked when the server names one",
+        "service_request_id": "The request to update (required)",
+        "update_id": "Your own id for this update (required): a retry with it is answered "
+                     "with the first response; `update_id_ext` is read too",
+        "status": "OPEN, CLOSED or mySociety's extended values (INVESTIGATING, IN_PROGRESS, "
+                  "ACTION_SCHEDULED, FIXED, NO_FURTHER_ACTION, NOT_COUNCILS_RESPONSIBILITY, "
+                  "DUPLICATE, INTERNAL_REFERRAL, CANCELLED, REOPEN …), any case (required)",
+        "description": "The note (up to 4,000 characters); required for most changes",
+        "updated_datetime": "When the update was made (W3C, with offset); recorded",
+        "media_url": "The after photo when the update resolves the request (fetched SSRF-safely)",
+        "duplicate_of": "gridfix: the original's service_request_id, for DUPLICATE",
+        "target_office": "gridfix: an office code, for INTERNAL_REFERRAL",
+        "first_name": "Accepted, not stored", "last_name": "Accepted, not stored",
+        "email": "Accepted, not stored", "account_id": "Accepted, not stored",
+    }.items()
+}  # fmt: skip
+_UPDATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": _UPDATE_FIELDS,
+                    "required": ["service_request_id", "update_id", "status"],
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        **_UPDATE_FIELDS,
+                        "media": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "The after photo as a file; wins over media_url",
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/servicerequestupdates.{fmt}",
+    response_class=Response,
+    responses=_responses(400, 403, 404),
+    openapi_extra=_UPDATE_BODY,
+)
+def post_update(
+    request: Request,
+    fmt: Fmt,
+    sub: SubmissionDep,  # before the session: see create_request
+    state: State,
+    session: DbSession,
+    storage: Storage,
+    settings: AppSettings,
+    worker: Worker,
+    session_factory: SessionFactory,
+    background: BackgroundTasks,
+) -> Response:
+    """mySociety POST Service Request Update: a status change, applied as officer actions."""
+    check_jurisdiction(state.config, sub.get("jurisdiction_id"))
+    actor = updates.authenticate(
+        session,
+        sub.get("api_key")
+        or request.query_params.get("api_key")
+        or request.headers.get("X-API-Key"),
+    )
+    deps = updates.UpdateDeps(settings, state.config, storage, session_factory)
+    outcome = updates.post_update(session, deps, actor, sub, utcnow())
+    for photo_id, image in outcome.derive:
+        background.add_task(worker.enqueue, photo_id, image)
+    headers = {idempotency.REPLAY_HEADER: "true"} if outcome.replayed else None
+    return render(fmt, "service_request_updates", outcome.items, headers=headers)
 
 
 # ---------------------------------------------------------------- mounting

@@ -52,6 +52,7 @@ from app.open311 import repository, views
 from app.open311.config import DESCRIPTION_MAX, Open311Config
 from app.open311.dependencies import Submission
 from app.open311.errors import Open311Error
+from app.open311.media import read_files
 from app.open311.models import Open311Contact, Open311Request
 from app.photos import service as photos
 from app.reports.service import IntakeDeps, IntakeRequest, submit
@@ -165,19 +166,9 @@ def _service(session: Session, sub: Submission) -> _Service:
     )
 
 
-def _read_media(sub: Submission, max_bytes: int) -> list[bytes]:
-    out = []
-    for i, upload in enumerate(sub.media):
-        data = upload.file.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise Open311Error(400, f"media[{i}] is larger than {max_bytes:,} bytes", code=413)
-        out.append(data)
-    return out
-
-
 def _media(sub: Submission, config: Open311Config, deps: IntakeDeps) -> _Media:
     """The photos to submit and what became of ``media_url``. Never raises for a bad URL."""
-    files = _read_media(sub, deps.settings.max_photo_bytes)
+    files = read_files(sub, deps.settings.max_photo_bytes)
     url = sub.get("media_url")
     if files:
         note = "media files sent; media_url not fetched" if url else None

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+
 class _Event(Protocol):
     @property
     def id(self) -> int: ...

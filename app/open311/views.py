@@ -99,15 +99,18 @@ def _updated_at(ticket: Ticket) -> datetime:
 def request_item(
     row: RequestRow,
     photos: Sequence[Photo],
-    latest: TicketEvent | None,
+    explaining: TicketEvent | None,
     storage: ObjectStorage,
     ttl_s: int,
     *,
     events: Sequence[TicketEvent] | None = None,
 ) -> dict[str, Any]:
-    """A service request as GET requests shows it; with ``events``, the extensions too."""
+    """A service request as GET requests shows it; with ``events``, the extensions too.
+
+    ``explaining`` is the event whose note becomes ``status_notes``
+    (:func:`app.open311.status.explaining_event`)."""
     report, ticket, category = row.report, row.ticket, row.category
-    note = st.public_note(latest.note, latest.actor_role) if latest is not None else None
+    note = st.public_note(explaining.note, explaining.actor_role) if explaining else None
     urls = [u for u in (_display_url(p, storage, ttl_s) for p in photos) if u]
     item: dict[str, Any] = {
         "service_request_id": str(report.id),

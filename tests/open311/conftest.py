@@ -23,6 +23,7 @@ from app.auth.models import Principal
 from app.categories.models import Category
 from app.categories.service import ensure_defaults
 from app.config import Settings
+from app.core.db import mark_writer
 from app.core.geo import CRS
 from app.grids import repository as grid_repo
 from app.grids.importer import ImportOptions
@@ -126,6 +127,7 @@ def make_world(
             **(settings_changes or {}),
         )
         with session_factory() as s:
+            mark_writer(s)
             import_boundaries(
                 s,
                 (data_dir / JIANGMEN).read_bytes(),
@@ -192,6 +194,7 @@ def add_reports(
     """Insert ``count`` reports with their tickets directly (fast), as intake would."""
     created_at = created_at or datetime.now(UTC)
     with session_factory() as s:
+        mark_writer(s)
         cat = s.scalar(select(Category).where(Category.code == category))
         office = grid_repo.get_by_code(s, "440703")
         reporter = s.scalar(select(Principal).where(Principal.name == "partner-fms"))
@@ -218,6 +221,7 @@ def add_reports(
 def set_ticket(session_factory: Any, request_id: str | int, **values: Any) -> None:
     """Change a request's ticket (and, for created_at, its report) behind the API's back."""
     with session_factory() as s:
+        mark_writer(s)
         ticket = s.scalar(select(Ticket).where(Ticket.report_id == int(request_id)))
         for name, value in values.items():
             setattr(ticket, name, value)
@@ -229,6 +233,7 @@ def set_ticket(session_factory: Any, request_id: str | int, **values: Any) -> No
 def add_event(session_factory: Any, request_id: str | int, **values: Any) -> int:
     """Append a ticket event (what the officer workflow will write)."""
     with session_factory() as s:
+        mark_writer(s)
         ticket = s.scalar(select(Ticket).where(Ticket.report_id == int(request_id)))
         event = TicketEvent(ticket_id=ticket.id, data={}, created_at=datetime.now(UTC))
         for name, value in values.items():

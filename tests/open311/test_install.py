@@ -21,7 +21,14 @@ def test_install_twice_replaces_the_config_and_mounts_once():
     app = create_app(settings)
     install(app, settings)
     assert _mounted(app) == 1
-    assert "/open311/v2/requests.{fmt}" in app.openapi()["paths"]
+    paths = app.openapi()["paths"]
+    assert "/open311/v2/requests.{fmt}" in paths
+    updates = paths["/open311/v2/servicerequestupdates.{fmt}"]
+    assert set(updates) == {"get", "post"}
+    body = updates["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    assert {"api_key", "service_request_id", "update_id", "status"} <= set(
+        body["schema"]["properties"]
+    )
     changed = dataclasses.replace(Open311Config.from_settings(settings), jurisdiction_id="x.org")
     install(app, settings, changed)
     assert _mounted(app) == 1

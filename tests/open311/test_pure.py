@@ -3,6 +3,7 @@ answers, query windows, the XML/JSON rendering and the error mapping."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree as ET
 
@@ -16,6 +17,8 @@ from app.open311.errors import Open311Error, error_items
 from app.open311.formats import to_json, to_xml, w3c
 from app.open311.queries import WINDOW, RequestFilters, parse_filters, parse_w3c, window
 from app.photos.exceptions_images import PhotoTooLarge, RejectReason
+from app.tickets.enums import Action, ActorKind, TicketStatus
+from app.tickets.workflow import TRANSITIONS
 from tests.open311.conftest import ALL_TYPES
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -71,6 +74,109 @@ def test_event_resolution_comes_from_the_event_row():
         "unable_to_fix"
     )
     assert st.event_resolution("accepted", None, {}) is None
+
+
+# ---------------------------------------------------------------- incoming updates
+RESOLUTIONS_BY_STATUS = {
+    "new": [None], "accepted": [None], "in_progress": [None],
+    "resolved": ["fixed", "self_resolved", "unable_to_fix"],
+    "closed": ["fixed", "self_resolved", "unable_to_fix"],
+    "rejected": ["duplicate", "invalid", "not_responsible"],
+}  # fmt: skip
+# What the partner says the request is: open311 "open" or "closed".
+SAYS_CLOSED = {"fixed", "closed", "no_further_action", "not_councils_responsibility",
+               "duplicate", "cancelled"}  # fmt: skip
+
+
+@pytest.mark.parametrize("incoming", sorted(st.INCOMING_STATUSES))
+def test_every_update_plan_is_a_walk_through_the_transition_table(incoming):
+    # Each (incoming status, ticket status, resolution): refused, or actions that the
+    # workflow table allows in order for staff, ending where the partner said.
+    for status, resolutions in RESOLUTIONS_BY_STATUS.items():
+        for resolution in resolutions:
+            try:
+                steps = st.update_steps(incoming, status, resolution)
+            except st.UpdateRefused as exc:
+                assert str(exc)
+                continue
+            current = TicketStatus(status)
+            for step in steps:
+                rule = TRANSITIONS[(current, Action(step.action))]
+                assert rule.actors & {ActorKind.officer, ActorKind.supervisor}
+                current = rule.to
+            says = "closed" if incoming in SAYS_CLOSED else "open"
+            assert st.open311_status(current) == says, (incoming, status, resolution, steps)
+
+
+@pytest.mark.parametrize(
+    ("incoming", "status", "resolution", "actions"),
+    [
+        ("open", "new", None, ["comment"]),
+        ("open", "resolved", "fixed", ["reopen"]),
+        ("reopen", "closed", "fixed", ["reopen"]),
+        ("investigating", "new", None, ["accept"]),
+        ("investigating", "in_progress", None, ["comment"]),
+        ("action_scheduled", "resolved", "fixed", ["reopen"]),
+        ("in_progress", "new", None, ["accept", "start"]),
+        ("in_progress", "closed", "fixed", ["reopen", "start"]),
+        ("fixed", "new", None, ["accept", "resolve:fixed"]),
+        ("fixed", "in_progress", None, ["resolve:fixed"]),
+        ("fixed", "resolved", "self_resolved", ["comment"]),
+        ("fixed", "closed", "unable_to_fix", ["reopen", "resolve:fixed"]),
+        ("closed", "accepted", None, ["resolve:fixed"]),
+        ("closed", "rejected", "invalid", ["comment"]),
+        ("no_further_action", "resolved", "unable_to_fix", ["comment"]),
+        ("no_further_action", "rejected", "invalid", ["comment"]),
+        ("not_councils_responsibility", "new", None, ["reject:not_responsible"]),
+        ("duplicate", "in_progress", None, ["reject:duplicate"]),
+        ("duplicate", "rejected", "duplicate", ["comment"]),
+        ("cancelled", "accepted", None, ["reject:invalid"]),
+        ("internal_referral", "accepted", None, ["transfer"]),
+    ],
+)
+def test_update_table_rows(incoming, status, resolution, actions):
+    steps = st.update_steps(incoming, status, resolution)
+    assert [":".join(filter(None, (s.action, s.resolution, s.reject_reason))) for s in steps] == (
+        actions
+    )
+
+
+@pytest.mark.parametrize(
+    ("incoming", "status", "resolution"),
+    [("fixed", "rejected", "duplicate"), ("open", "rejected", "invalid"),
+     ("duplicate", "resolved", "fixed"), ("internal_referral", "closed", "fixed"),
+     ("not_councils_responsibility", "rejected", "duplicate")],
+)  # fmt: skip
+def test_update_table_refusals(incoming, status, resolution):
+    with pytest.raises(st.UpdateRefused):
+        st.update_steps(incoming, status, resolution)
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [("FIXED", "fixed"), ("NOT_COUNCILS_RESPONSIBILITY", "not_councils_responsibility"),
+     ("In progress", "in_progress"), (" action-scheduled ", "action_scheduled")],
+)  # fmt: skip
+def test_incoming_statuses_are_read_in_any_case(raw, normalised):
+    assert st.normalise_status(raw) == normalised
+    assert normalised in st.INCOMING_STATUSES
+
+
+def test_notes_explain_a_close_by_the_resolution_it_verified():
+    @dataclass
+    class E:
+        id: int
+        kind: str
+        note: str | None
+        actor_role: str | None
+
+    resolved = E(1, "resolved", "Patched", "officer")
+    assert st.explaining_event(E(2, "closed", None, "supervisor"), resolved) is resolved
+    verified = E(2, "closed", "Checked on site", "supervisor")
+    assert st.explaining_event(verified, resolved) is verified
+    by_rider = E(3, "reopened", "still there", "rider")
+    assert st.explaining_event(by_rider, resolved) is by_rider  # not an older note
+    assert st.explaining_event(None, resolved) is None
 
 
 # ---------------------------------------------------------------- attributes
