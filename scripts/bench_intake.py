@@ -170,6 +170,12 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--defer-derivatives",
+        action="store_true",
+        help="run the API without its derivative worker (a separate `gridfix` process or a "
+        "later scan makes them): measures the request path alone",
+    )
     args = ap.parse_args()
     results = []
     base_env = {

@@ -1,5 +1,6 @@
-"""Officer workflow benchmark on PostGIS: work-queue pages and `accept` with up
-to a million tickets, next to a tiny-JSON endpoint (/healthz) in the same run.
+"""Officer workflow benchmark on PostGIS: work-queue pages, `accept`, and an
+Open311 `GET requests.json` of 1000 results, with up to a million tickets, next
+to a tiny-JSON endpoint (/healthz) in the same run.
 
     python scripts/bench_queue.py --tickets 1000000 --duration 15
 
@@ -58,7 +59,10 @@ def _drive(
             headers={"Authorization": f"Bearer {tokens['admin']}", "If-Match": f'"t{tid}-v1"'},
         )
 
-    fn = {"tiny json": tiny, "accept": accept}.get(name, queue)
+    def open311(c: httpx.Client, n: int) -> httpx.Response:
+        return c.get("/open311/v2/requests.json?page_size=1000")
+
+    fn = {"tiny json": tiny, "accept": accept, "open311 1000": open311}.get(name, queue)
     res = load.run(name, url, fn, concurrency=conc, duration_s=dur)
     return res.row() | {"statuses": res.statuses}
 
@@ -130,7 +134,7 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     try:
         server.wait_ready("/readyz")
-        for name in ["tiny json", *QUEUES, "accept"]:
+        for name in ["tiny json", *QUEUES, "accept", "open311 1000"]:
             rows.append(drive(name, server.url, tokens, ids, args.concurrency, args.duration))
         rss = [round(peak_rss_mb(p), 1) for p in server.worker_pids()]
     finally:

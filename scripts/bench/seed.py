@@ -94,14 +94,14 @@ def seed_tickets(
                                      candidate_office_ids, needs_attention, due_at,
                                      first_response_at, resolved_at, closed_at, resolved_on_time,
                                      reopen_count, version, created_at, updated_at)
-                SELECT r.id, r.id, offs.ids[1 + (r.id * 7919) % array_length(offs.ids, 1)],
+                SELECT r.id, r.id, offs.ids[1 + (r.id::bigint * 7919) % array_length(offs.ids, 1)],
                        r.category_id,
                        st, CASE WHEN st IN ('resolved', 'closed') THEN 'fixed'
                                 WHEN st = 'rejected' THEN 'invalid' END,
                        1 + (r.id % 4), r.lat, r.lon, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326),
                        'inside', 0, '[]'::jsonb, false,
                        r.created_at + make_interval(
-                         hours => cats.sla[1 + (r.id * 104729) % array_length(cats.ids, 1)]),
+                         hours => cats.sla[1 + (r.id::bigint * 104729) % array_length(cats.ids, 1)]),
                        CASE WHEN st <> 'new' THEN r.created_at + interval '2 hours' END,
                        CASE WHEN st IN ('resolved', 'closed')
                             THEN r.created_at + interval '20 hours' END,
