@@ -120,6 +120,55 @@ class Settings(BaseSettings):
         default=False, description="Tests only: lets 127.0.0.0/8 and ::1 through"
     )
 
+    # Event feed, live stream (SSE) and webhooks
+    events_poll_interval_s: float = Field(
+        default=0.5, gt=0, le=10, description="Outbox poll period of a process with live streams"
+    )
+    events_heartbeat_s: float = Field(default=15.0, gt=0, le=300)
+    events_stream_max_s: float = Field(
+        default=300.0, gt=0, le=24 * 3600, description="Streams end after this; clients resume"
+    )
+    events_max_streams: int = Field(default=1000, ge=1, description="Per process")
+    events_gap_grace_s: float = Field(
+        default=15.0,
+        ge=0,
+        le=600,
+        description="How long the feed waits for an outbox id committed out of order",
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=30)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=50)
+    webhook_retry_base_s: float = Field(default=10.0, gt=0, le=3600)
+    webhook_retry_max_s: float = Field(default=3600.0, gt=0, le=7 * 86400)
+    webhook_worker_interval_s: float = Field(
+        default=2.0, ge=0, description="How often each process looks for due deliveries; 0: off"
+    )
+    webhook_batch_size: int = Field(default=20, ge=1, le=500)
+    webhook_concurrency: int = Field(default=4, ge=1, le=64)
+
+    # Dashboard statistics (/v1/stats)
+    stats_clock_s: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="as_of granularity: overdue and ages are computed at now rounded down to it",
+    )
+    stats_max_age_s: int = Field(default=5, ge=0, le=300, description="Cache-Control max-age")
+    stats_hour_window_h: int = Field(
+        default=24, ge=1, le=24 * 31, description="Backlog ages have hour resolution this far back"
+    )
+    stats_age_day_window_days: int = Field(
+        default=31, ge=1, le=3660, description="…and day resolution this far back (month before)"
+    )
+    stats_cohort_day_window_days: int = Field(
+        default=92,
+        ge=32,
+        le=3660,
+        description="Cohort day rows kept; older from/to must be first days of months",
+    )
+    stats_flow_day_window_days: int = Field(
+        default=400, ge=32, le=3660, description="Day rows of time series kept"
+    )
+
     background_workers: bool = Field(
         default=True, description="Run the derivative worker thread in each API process"
     )

@@ -16,6 +16,9 @@ from app.config import Settings, load_settings
 from app.core.db import make_engine, make_sessionmaker, utcnow
 from app.core.errors import install_error_handlers
 from app.core.scheduler import Periodic
+from app.events.router import router as events_router  # app.events registers the outbox
+from app.events.runtime import EventsRuntime
+from app.events.webhooks_router import router as webhooks_router
 from app.grids.router import router as grids_router
 from app.grids.service import GridRouter
 from app.health.router import router as health_router
@@ -61,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         worker = DerivativeWorker(app.state.sessionmaker, app.state.storage, settings)
         app.state.derivative_worker = worker
+        events = EventsRuntime(app.state.sessionmaker, settings)
+        app.state.events = events
         jobs = Periodic(
             "ticket-jobs",
             settings.jobs_interval_s,
@@ -69,9 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.background_workers:
             worker.start()
             jobs.start()
+        events.start(deliveries=settings.background_workers)
         try:
             yield
         finally:
+            events.stop()
             jobs.stop()
             worker.stop()
             engine.dispose()
@@ -103,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads_router, prefix="/v1")
     app.include_router(tickets_router, prefix="/v1")
     app.include_router(storage_router, prefix="/v1")
+    app.include_router(events_router, prefix="/v1")
+    app.include_router(webhooks_router, prefix="/v1")
     # Last: it wraps the error handlers so its prefix answers in Open311's own format.
     install_open311(app, settings)
     return app
