@@ -33,6 +33,8 @@ cli.add_typer(grids_cli, name="grids")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(tokens_cli, name="tokens")
 cli.add_typer(keys_cli, name="keys")
+stats_cli = typer.Typer(help="Dashboard statistics rollups.", no_args_is_help=True)
+cli.add_typer(stats_cli, name="stats")
 categories_cli = typer.Typer(help="The hazard category catalogue.", no_args_is_help=True)
 cli.add_typer(categories_cli, name="categories")
 
@@ -355,6 +357,28 @@ def tick() -> None:
         f"overdue flagged {report.overdue_flagged}",
         markup=False,
     )
+
+
+@stats_cli.command("rebuild")
+def stats_rebuild() -> None:
+    """Recompute every statistics rollup from the tickets (after grid re-imports)."""
+    from app.stats.commands import rebuild_command
+
+    settings = _settings()
+    _migrate(settings)
+    result = rebuild_command(settings)
+    out.print(f"statistics rebuilt: {result}", markup=False)
+
+
+@stats_cli.command("prune")
+def stats_prune() -> None:
+    """Drop rollup rows that fell out of their windows (run daily)."""
+    from app.stats.commands import prune_command
+
+    settings = _settings()
+    _migrate(settings)
+    result = prune_command(settings)
+    out.print(f"statistics pruned: {result}", markup=False)
 
 
 if __name__ == "__main__":

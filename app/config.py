@@ -156,14 +156,12 @@ class Settings(BaseSettings):
     stats_hour_window_h: int = Field(
         default=24, ge=1, le=24 * 31, description="Backlog ages have hour resolution this far back"
     )
-    stats_age_day_window_days: int = Field(
-        default=31, ge=1, le=3660, description="…and day resolution this far back (month before)"
-    )
-    stats_cohort_day_window_days: int = Field(
-        default=92,
-        ge=32,
+    stats_day_window_days: int = Field(
+        default=31,
+        ge=2,
         le=3660,
-        description="Cohort day rows kept; older from/to must be first days of months",
+        description="Days kept at day resolution (cohort bounds, backlog ages); "
+        "older from/to must be first days of months",
     )
     stats_flow_day_window_days: int = Field(
         default=400, ge=32, le=3660, description="Day rows of time series kept"

@@ -28,6 +28,7 @@ from app.photos.storage import build_storage
 from app.photos.upload_router import router as uploads_router
 from app.photos.worker import DerivativeWorker
 from app.reports.router import router as reports_router
+from app.stats.router import router as stats_router  # app.stats registers its listener
 from app.tickets import jobs as ticket_jobs
 from app.tickets.router import router as tickets_router
 from app.tickets.views import NameCache
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(uploads_router, prefix="/v1")
     app.include_router(tickets_router, prefix="/v1")
     app.include_router(storage_router, prefix="/v1")
+    app.include_router(stats_router, prefix="/v1")
     app.include_router(events_router, prefix="/v1")
     app.include_router(webhooks_router, prefix="/v1")
     # Last: it wraps the error handlers so its prefix answers in Open311's own format.

@@ -9,6 +9,14 @@ from app.grids.models import Office
 from app.open311.models import Open311Contact, Open311Request
 from app.photos.models import Photo, Upload
 from app.reports.models import Report, ReportPhoto
+from app.stats.models import (
+    stats_backlog,
+    stats_cohort,
+    stats_due,
+    stats_flow,
+    stats_hotspot,
+    stats_version,
+)
 from app.tickets.models import Ticket, TicketEvent
 
 __all__ = [
@@ -29,4 +37,10 @@ __all__ = [
     "Upload",
     "Webhook",
     "WebhookDelivery",
+    "stats_backlog",
+    "stats_cohort",
+    "stats_due",
+    "stats_flow",
+    "stats_hotspot",
+    "stats_version",
 ]

@@ -1,0 +1,265 @@
+"""Every read of the statistics: sums over rollup rows, grouped by office and
+category, for a handful of offices at a time.
+
+Each query is an index range on a rollup's primary key (office, category,
+slot…), so its cost follows the number of offices, categories and slots asked
+for, not the number of tickets. The one ticket read (in :func:`open_set`) is an
+index range on ``(status, due_at)`` spanning less than an hour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.categories.models import Category
+from app.grids.models import Office
+from app.stats.contrib import COHORT_COLS, FLOW_COLS, OPEN
+from app.stats.models import (
+    stats_hotspot,
+)
+
+SlotRange = tuple[str, int | None, int | None]  # grain, first slot, end slot (exclusive)
+_OPEN = tuple(sorted(OPEN))
+
+
+@dataclass(slots=True)
+class OpenSet:
+    slots: list[tuple[int, int, str, int, int]]
+    waiting: dict[tuple[int, int], int]
+    soon: list[tuple[str, int, int]]
+
+
+class _Sql:
+    """Builds a statement's text once per shape and keeps it, so repeated polls
+    reuse the same text (PostgreSQL then runs it as a prepared statement) and
+    skip SQLAlchemy's per-call construction of wide select lists."""
+
+    def __init__(self, session: Session) -> None:
+        self.conn = session.connection()
+        self.pg = self.conn.dialect.name == "postgresql"
+        self.ph = "%s" if self.pg else "?"
+        self.params: list[Any] = []
+
+    def any_of(self, column: str, values: Sequence[Any]) -> str:
+        if self.pg:
+            self.params.append(list(values))
+            return f"{column} = ANY({self.ph})"
+        self.params.extend(values)
+        return f"{column} IN ({', '.join([self.ph] * len(values))})"
+
+    def bind(self, value: Any) -> str:
+        self.params.append(value)
+        return self.ph
+
+    def ranges(self, ranges: Sequence[SlotRange]) -> str:
+        conds = []
+        for grain, lo, hi in ranges:
+            parts = [f"grain = {self.bind(grain)}"]
+            if lo is not None:
+                parts.append(f"slot >= {self.bind(lo)}")
+            if hi is not None:
+                parts.append(f"slot < {self.bind(hi)}")
+            conds.append("(" + " AND ".join(parts) + ")")
+        return "(" + " OR ".join(conds) + ")"
+
+    def run(self, sql: str) -> Sequence[Any]:
+        return self.conn.exec_driver_sql(sql, tuple(self.params)).all()
+
+
+_COHORT_SUMS = ", ".join(f"SUM({c})" for c in COHORT_COLS)
+_COHORT_PLAIN = ", ".join(COHORT_COLS)
+
+
+def cohort_sums(
+    session: Session,
+    office_ids: Sequence[int],
+    category_ids: Sequence[int],
+    ranges: Sequence[SlotRange],
+) -> dict[tuple[int, int], list[int]]:
+    """Summed cohort counters (in ``COHORT_COLS`` order) per (office, category)."""
+    q = _Sql(session)
+    where = f"{q.any_of('office_id', office_ids)} AND {q.any_of('category_id', category_ids)}"
+    if list(ranges) == [("A", None, None)]:  # one row per (office, category): no sums to plan
+        sql = (
+            f"SELECT office_id, category_id, {_COHORT_PLAIN} FROM stats_cohort "  # noqa: S608
+            f"WHERE {where} AND grain = 'A'"
+        )
+    else:
+        sql = (
+            f"SELECT office_id, category_id, {_COHORT_SUMS} FROM stats_cohort "  # noqa: S608
+            f"WHERE {where} AND {q.ranges(ranges)} GROUP BY office_id, category_id"
+        )
+    return {(r[0], r[1]): [int(x or 0) for x in r[2:]] for r in q.run(sql)}
+
+
+def open_set(
+    session: Session,
+    office_ids: Sequence[int],
+    category_ids: Sequence[int],
+    *,
+    first_hour: int,
+    first_day: int,
+    after_hour: int,
+    created_from_hour: int | None,
+    created_to_hour: int | None,
+    due_from: datetime,
+    due_to: datetime,
+) -> OpenSet:
+    """The open backlog, in one round trip:
+
+    - ``slots``: (office, category, grain, slot, n) open tickets by creation slot,
+      hours from ``first_hour``, days from ``first_day``, every month;
+    - ``waiting``: per (office, category), open tickets due in an hour after
+      ``after_hour`` and created in [``created_from_hour``, ``created_to_hour``);
+    - ``soon``: (office path, category, created_at epoch s) of open tickets due in
+      [``due_from``, ``due_to``) — a ticket range under an hour long, by the
+      ``(status, due_at)`` index.
+    """
+    q = _Sql(session)
+    offices, cats = q.any_of("office_id", office_ids), q.any_of("category_id", category_ids)
+    ranges = q.ranges([("H", first_hour, None), ("D", first_day, None), ("M", None, None)])
+    backlog = (
+        "SELECT 0, office_id, category_id, grain, slot, n FROM stats_backlog "  # noqa: S608
+        f"WHERE {offices} AND {cats} AND n <> 0 AND {ranges}"
+    )
+    offices, cats = q.any_of("office_id", office_ids), q.any_of("category_id", category_ids)
+    due = [offices, cats, f"due_hour > {q.bind(after_hour)}"]
+    if created_from_hour is not None:
+        due.append(f"created_hour >= {q.bind(created_from_hour)}")
+    if created_to_hour is not None:
+        due.append(f"created_hour < {q.bind(created_to_hour)}")
+    waiting = (
+        "SELECT 1, office_id, category_id, '', 0, SUM(n) FROM stats_due "  # noqa: S608
+        f"WHERE {' AND '.join(due)} GROUP BY office_id, category_id"
+    )
+    epoch = (
+        "CAST(EXTRACT(EPOCH FROM t.created_at) AS BIGINT)"
+        if q.pg
+        else "CAST(strftime('%s', t.created_at) AS INTEGER)"
+    )
+    soon = (
+        f"SELECT 2, t.office_id, t.category_id, o.path, {epoch}, 1 FROM tickets t "  # noqa: S608
+        f"JOIN offices o ON o.id = t.office_id WHERE {q.any_of('t.status', _OPEN)} "
+        f"AND t.due_at >= {q.bind(due_from)} AND t.due_at < {q.bind(due_to)}"
+    )
+    out = OpenSet([], {}, [])
+    for kind, office, cat, text_, number, n in q.run(
+        f"{backlog} UNION ALL {waiting} UNION ALL {soon}"
+    ):
+        if kind == 0:
+            out.slots.append((office, cat, text_, number, int(n)))
+        elif kind == 1:
+            out.waiting[(office, cat)] = int(n or 0)
+        else:
+            out.soon.append((text_, cat, int(number)))
+    return out
+
+
+def flow_sums(
+    session: Session,
+    office_ids: Sequence[int],
+    category_ids: Sequence[int],
+    grain: str,
+    first: int,
+    end: int,
+) -> dict[tuple[int, int, int], list[int]]:
+    """Event counts (``FLOW_COLS`` order) per (office, category, slot) in [first, end)."""
+    q = _Sql(session)
+    sql = (
+        f"SELECT office_id, category_id, slot, {', '.join(FLOW_COLS)} FROM stats_flow "  # noqa: S608
+        f"WHERE {q.any_of('office_id', office_ids)} AND {q.any_of('category_id', category_ids)} "
+        f"AND {q.ranges([(grain, first, end)])}"
+    )
+    return {(r[0], r[1], r[2]): [int(x) for x in r[3:]] for r in q.run(sql)}
+
+
+def hotspot_cells(
+    session: Session,
+    office_ids: Sequence[int],
+    category_ids: Sequence[int] | None,
+    res: int,
+    factor: int,
+) -> list[tuple[int, int, int, int, int]]:
+    """Open tickets per (office, category, cell x, cell y) in cells of ``res × factor``.
+
+    Cell indexes are non-negative, so integer division is a floor on both databases.
+    """
+    c = stats_hotspot.c
+    gx, gy = (c.cx // factor, c.cy // factor) if factor > 1 else (c.cx, c.cy)
+    conds = [c.office_id.in_(list(office_ids)), c.cell_m == res, c.n != 0]
+    if category_ids is not None:
+        conds.append(c.category_id.in_(list(category_ids)))
+    stmt = (
+        select(c.office_id, c.category_id, gx, gy, func.sum(c.n))
+        .where(*conds)
+        .group_by(c.office_id, c.category_id, gx, gy)
+    )
+    return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in session.execute(stmt)]
+
+
+def versions(
+    session: Session, office_ids: Sequence[int]
+) -> tuple[int, tuple[str, str, str] | None]:
+    """Sum of the data versions of ``office_ids`` (a primary-key lookup each), and
+    the code, name and level of the office when there is one (for the answer's scope)."""
+    q = _Sql(session)
+    sql = (
+        "SELECT COALESCE(SUM(v.version), 0), MIN(o.code), MIN(o.name), MIN(o.level), "  # noqa: S608
+        "COUNT(*) FROM offices o LEFT JOIN stats_version v ON v.office_id = o.id "
+        f"WHERE {q.any_of('o.id', office_ids)}"
+    )
+    version, code, name, level, n = q.run(sql)[0]
+    return int(version or 0), ((code, name, level) if n == 1 else None)
+
+
+# --- offices and categories --------------------------------------------------------------
+
+OfficeRow = tuple[int, str, str, str, str, int | None]  # id, code, name, level, path, parent
+
+
+def _office_cols() -> tuple[Any, ...]:
+    return (Office.id, Office.code, Office.name, Office.level, Office.path, Office.parent_id)
+
+
+def office_by_code(session: Session, code: str) -> OfficeRow | None:
+    row = session.execute(select(*_office_cols()).where(Office.code == code)).first()
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4], row[5])
+
+
+def root_offices(session: Session) -> list[OfficeRow]:
+    stmt = select(*_office_cols()).where(Office.parent_id.is_(None)).order_by(Office.id)
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in session.execute(stmt)]
+
+
+def child_offices(session: Session, parent_ids: Sequence[int]) -> list[OfficeRow]:
+    stmt = select(*_office_cols()).where(Office.parent_id.in_(list(parent_ids))).order_by(Office.id)
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in session.execute(stmt)]
+
+
+def offices_at_level(
+    session: Session, level: str, under_paths: Sequence[str] | None, limit: int
+) -> list[OfficeRow]:
+    """Offices of ``level`` strictly below any of ``under_paths`` (None: anywhere)."""
+    stmt = select(*_office_cols()).where(Office.level == level).order_by(Office.id).limit(limit)
+    if under_paths is not None:
+        stmt = stmt.where(
+            or_(*(Office.path.startswith(p, autoescape=True) for p in under_paths)),
+            Office.path.not_in(list(under_paths)),
+        )
+    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in session.execute(stmt)]
+
+
+def category_by_code(session: Session, code: str) -> tuple[int, str] | None:
+    row = session.execute(select(Category.id, Category.code).where(Category.code == code)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def categories(session: Session) -> list[tuple[int, str]]:
+    stmt = select(Category.id, Category.code).order_by(Category.sort_order, Category.code)
+    return [(r[0], r[1]) for r in session.execute(stmt)]

@@ -1,0 +1,315 @@
+"""``/v1/stats``: dashboard figures for the caller's office scope, read from rollups.
+
+Every answer carries ``ETag`` and ``Cache-Control: private, max-age=5``.
+*private*: the figures depend on who asks (their office scope), so a shared
+cache must not hand them to someone else. *max-age=5*: dashboards poll every
+few seconds; within 5 s the browser reuses its copy without asking, after that
+it revalidates with ``If-None-Match``. The ETag is a hash of the path, the
+query, the caller's scope, ``as_of`` (rounded to a minute) and the data version
+of the offices asked about — a counter the hooks listener bumps with every
+ticket change in their subtree — so a revalidation that finds nothing changed
+costs the credential check plus one primary-key lookup, and answers 304
+without computing anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.auth.actor import Actor
+from app.auth.dependencies import AppSettings, require_roles
+from app.auth.enums import Role
+from app.config import Settings
+from app.core.db import DbSession, utcnow
+from app.core.errors import InvalidInput, problem_responses
+from app.stats import buckets, periods, queries, schemas, service
+from app.stats.figures import FIGURE_NAMES, figure_value
+from app.stats.periods import Clock
+
+router = APIRouter(prefix="/stats", tags=["stats"])
+
+Reader = Annotated[
+    Actor, Depends(require_roles(Role.viewer, Role.officer, Role.supervisor, Role.admin))
+]
+OfficeQ = Annotated[
+    str | None,
+    Query(max_length=64, description="Office code: that office and its subtree (in your scope)"),
+]
+CategoryQ = Annotated[str | None, Query(max_length=32, description="Category code")]
+FromQ = Annotated[
+    datetime | None,
+    Query(
+        alias="from",
+        description="Cohort start: tickets created at or after this local midnight "
+        "(ISO 8601 with offset; encode '+' as %2B)",
+    ),
+]
+ToQ = Annotated[datetime | None, Query(description="Cohort end (exclusive), a local midnight")]
+
+# Bump when a figure's definition changes, so caches drop answers computed the old way.
+DEFINITIONS = "stats-1"
+MAX_OFFICES = 1000
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Nothing changed since the ETag in If-None-Match"},
+    **problem_responses(401, 403, 422),
+}
+
+
+def _etag(request: Request, actor: Actor, clk: Clock, version: int, roots: Any) -> str:
+    query = sorted(request.query_params.multi_items())
+    raw = (
+        f"{DEFINITIONS}|{request.url.path}|{query}|{actor.role.value}:{actor.office_id}"
+        f"|{roots}|{int(clk.as_of.timestamp())}|{version}"
+    )
+    return 'W/"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
+
+
+def _headers(tag: str, settings: Settings) -> dict[str, str]:
+    return {
+        "ETag": tag,
+        "Cache-Control": f"private, max-age={settings.stats_max_age_s}",
+        "Vary": "Authorization, X-API-Key",
+    }
+
+
+def _not_modified(request: Request, tag: str, settings: Settings) -> Response | None:
+    """A 304 when ``If-None-Match`` names ``tag`` (weak comparison), else None."""
+    header = request.headers.get("if-none-match")
+    if not header:
+        return None
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    if "*" in tags or tag.removeprefix("W/") in tags:
+        return Response(status_code=304, headers=_headers(tag, settings))
+    return None
+
+
+def _ok(body: dict[str, Any], tag: str, settings: Settings) -> JSONResponse:
+    return JSONResponse(body, headers=_headers(tag, settings))
+
+
+def _start(
+    session: DbSession, actor: Actor, settings: Settings, office: str | None, category: str | None
+) -> service.Context:
+    clk = service.clock(settings, utcnow())
+    return service.context(session, actor, clk, office=office, category=category)
+
+
+@router.get(
+    "/summary",
+    summary="Figures for your scope",
+    response_model=schemas.Summary,
+    responses=_RESPONSES,
+)
+def summary(
+    request: Request,
+    session: DbSession,
+    actor: Reader,
+    settings: AppSettings,
+    office: OfficeQ = None,
+    category: CategoryQ = None,
+    from_: FromQ = None,
+    to: ToQ = None,
+) -> Response:
+    """Every figure for the tickets of your scope (or of ``office``) created in [from, to)."""
+    ctx = _start(session, actor, settings, office, category)
+    cohort = periods.cohort(from_, to, ctx.clock)
+    st = service.state(session, ctx)
+    tag = _etag(request, actor, ctx.clock, st.version, ctx.roots)
+    if (cached := _not_modified(request, tag, settings)) is not None:
+        return cached
+    target = service.base_target(session, ctx)
+    fig = service.compute(session, [(target, ctx.category_id)], cohort, ctx.clock)[0]
+    scope = {**service.scope_json(ctx, st), **cohort.as_json()}
+    return _ok({"scope": scope, "as_of": ctx.clock.as_of.isoformat(), **fig}, tag, settings)
+
+
+SortQ = Annotated[
+    str,
+    Query(description="code, name, or a figure: " + ", ".join(FIGURE_NAMES)),
+]
+
+
+def _sort(items: list[dict[str, Any]], sort: str, order: str) -> list[dict[str, Any]]:
+    if sort in ("code", "name"):
+        return sorted(items, key=lambda i: i["office"][sort], reverse=order == "desc")
+    present = [i for i in items if figure_value(i, sort) is not None]
+    missing = [i for i in items if figure_value(i, sort) is None]
+    present.sort(key=lambda i: i["office"]["code"])
+    present.sort(key=lambda i: figure_value(i, sort), reverse=order == "desc")
+    return present + sorted(missing, key=lambda i: i["office"]["code"])  # nulls last
+
+
+@router.get(
+    "/offices",
+    summary="Figures per office",
+    response_model=schemas.OfficeList,
+    responses=_RESPONSES,
+)
+def offices(
+    request: Request,
+    session: DbSession,
+    actor: Reader,
+    settings: AppSettings,
+    parent: OfficeQ = None,
+    level: Annotated[
+        str | None, Query(max_length=32, description="Offices of this level below parent")
+    ] = None,
+    category: CategoryQ = None,
+    from_: FromQ = None,
+    to: ToQ = None,
+    sort: SortQ = "code",
+    order: Annotated[Literal["asc", "desc"], Query()] = "asc",
+) -> Response:
+    """Each office below ``parent`` (default: your scope's top), its whole subtree rolled up."""
+    if sort not in (*FIGURE_NAMES, "code", "name"):
+        raise InvalidInput(
+            f"cannot sort by {sort!r}", errors=[{"field": "sort", "reason": "unknown figure"}]
+        )
+    clk = service.clock(settings, utcnow())
+    ctx = service.context(
+        session, actor, clk, office=parent, category=category, office_field="parent"
+    )
+    cohort = periods.cohort(from_, to, clk)
+    st = service.state(session, ctx)
+    tag = _etag(request, actor, clk, st.version, ctx.roots)
+    if (cached := _not_modified(request, tag, settings)) is not None:
+        return cached
+    rows = service.offices_listing(session, ctx, level=level, limit=MAX_OFFICES)
+    cells = [(service.Target((r[0],)), ctx.category_id) for r in rows]
+    figs = service.compute(session, cells, cohort, clk) if cells else []
+    items = [
+        {"office": {"code": r[1], "name": r[2], "level": r[3]}, **fig}
+        for r, fig in zip(rows, figs, strict=True)
+    ]
+    scope = {**service.scope_json(ctx, st), **cohort.as_json()}
+    body = {"scope": scope, "as_of": clk.as_of.isoformat(), "items": _sort(items, sort, order)}
+    return _ok(body, tag, settings)
+
+
+@router.get(
+    "/categories",
+    summary="Figures per category",
+    response_model=schemas.CategoryList,
+    responses=_RESPONSES,
+)
+def categories(
+    request: Request,
+    session: DbSession,
+    actor: Reader,
+    settings: AppSettings,
+    office: OfficeQ = None,
+    from_: FromQ = None,
+    to: ToQ = None,
+) -> Response:
+    """Every category's figures for your scope (or ``office``), in catalogue order."""
+    ctx = _start(session, actor, settings, office, None)
+    cohort = periods.cohort(from_, to, ctx.clock)
+    st = service.state(session, ctx)
+    tag = _etag(request, actor, ctx.clock, st.version, ctx.roots)
+    if (cached := _not_modified(request, tag, settings)) is not None:
+        return cached
+    target = service.base_target(session, ctx)
+    cats = queries.categories(session)
+    figs = service.compute(session, [(target, cid) for cid, _ in cats], cohort, ctx.clock)
+    items = [{"category": code, **fig} for (_, code), fig in zip(cats, figs, strict=True)]
+    scope = {**service.scope_json(ctx, st), **cohort.as_json()}
+    return _ok(
+        {"scope": scope, "as_of": ctx.clock.as_of.isoformat(), "items": items}, tag, settings
+    )
+
+
+@router.get(
+    "/timeseries",
+    summary="Created, resolved and reopened tickets per day, week or month",
+    response_model=schemas.TimeSeries,
+    responses=_RESPONSES,
+)
+def timeseries(
+    request: Request,
+    session: DbSession,
+    actor: Reader,
+    settings: AppSettings,
+    interval: Annotated[Literal["day", "week", "month"], Query()] = "day",
+    office: OfficeQ = None,
+    category: CategoryQ = None,
+    from_: Annotated[
+        datetime | None,
+        Query(alias="from", description="First bucket: the one containing this instant"),
+    ] = None,
+    to: Annotated[
+        datetime | None, Query(description="Last bucket: the one containing the instant before")
+    ] = None,
+) -> Response:
+    """Events per local day/week (Monday)/month by event time, every bucket present."""
+    ctx = _start(session, actor, settings, office, category)
+    series = periods.series(interval, from_, to, ctx.clock)
+    st = service.state(session, ctx)
+    tag = _etag(request, actor, ctx.clock, st.version, ctx.roots)
+    if (cached := _not_modified(request, tag, settings)) is not None:
+        return cached
+    target = service.base_target(session, ctx)
+    body = {
+        "scope": service.scope_json(ctx, st),
+        "interval": interval,
+        "timezone": ctx.clock.tz.key,
+        "buckets": service.timeseries(session, target, ctx.category_id, series),
+    }
+    return _ok(body, tag, settings)
+
+
+@router.get(
+    "/hotspots",
+    summary="Open tickets per map cell (GeoJSON)",
+    response_model=schemas.HotspotCollection,
+    responses=_RESPONSES,
+)
+def hotspots(
+    request: Request,
+    session: DbSession,
+    actor: Reader,
+    settings: AppSettings,
+    cell_m: Annotated[
+        int,
+        Query(
+            ge=250,
+            le=64000,
+            description="Cell side in Web Mercator metres, a multiple of 250",
+        ),
+    ] = 1000,
+    office: OfficeQ = None,
+    category: CategoryQ = None,
+    from_: Annotated[datetime | None, Query(alias="from", include_in_schema=False)] = None,
+    to: Annotated[datetime | None, Query(include_in_schema=False)] = None,
+) -> Response:
+    """Square cells holding open tickets of your scope, with counts per category."""
+    if buckets.resolution_for(cell_m) is None:
+        raise InvalidInput(
+            "cell_m must be a multiple of 250",
+            errors=[{"field": "cell_m", "reason": "not a multiple of 250"}],
+        )
+    if from_ is not None or to is not None:
+        field = "from" if from_ is not None else "to"
+        raise InvalidInput(
+            "hotspots show the open backlog as it is now; from/to do not apply",
+            errors=[{"field": field, "reason": "not supported by hotspots"}],
+        )
+    ctx = _start(session, actor, settings, office, category)
+    st = service.state(session, ctx)
+    tag = _etag(request, actor, ctx.clock, st.version, ctx.roots)
+    if (cached := _not_modified(request, tag, settings)) is not None:
+        return cached
+    target = service.base_target(session, ctx)
+    codes = dict(queries.categories(session))
+    features = service.hotspots(session, target, ctx.category_id, cell_m, codes)
+    body = {
+        "type": "FeatureCollection",
+        "cell_m": cell_m,
+        "as_of": ctx.clock.as_of.isoformat(),
+        "features": features,
+    }
+    return _ok(body, tag, settings)
