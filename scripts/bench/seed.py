@@ -101,7 +101,8 @@ def seed_tickets(
                        1 + (r.id % 4), r.lat, r.lon, ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326),
                        'inside', 0, '[]'::jsonb, false,
                        r.created_at + make_interval(
-                         hours => cats.sla[1 + (r.id::bigint * 104729) % array_length(cats.ids, 1)]),
+                         hours => cats.sla[
+                           1 + (r.id::bigint * 104729) % array_length(cats.ids, 1)]),
                        CASE WHEN st <> 'new' THEN r.created_at + interval '2 hours' END,
                        CASE WHEN st IN ('resolved', 'closed')
                             THEN r.created_at + interval '20 hours' END,
