@@ -1,4 +1,4 @@
-"""Every file of the shared real photo set (/work/shared/data/photos, README §3)
+"""Every file of the shared real photo set (shared/data/photos beside the repository, its README §3)
 through POST /v1/reports.
 
 The per-file sweep runs on SQLite + the local store only (the photo handling does not
