@@ -30,7 +30,7 @@ from app.photos import uploads
 from app.photos.exceptions_images import PhotoRejected
 from app.photos.images import content_key
 from app.photos.storage import ObjectStorage
-from app.reports import views
+from app.reports import repository, views
 from app.reports.models import Report, ReportPhoto
 from app.tickets.models import Ticket
 from app.tickets.service import open_ticket
@@ -85,8 +85,6 @@ def check_rate(session: Session, actor: Actor, settings: Settings, now: datetime
     limit = settings.reports_per_hour
     if limit <= 0:
         return
-    from app.reports import repository
-
     count, oldest = repository.count_since(session, actor.id, now - timedelta(hours=1))
     if count >= limit:
         wait = (

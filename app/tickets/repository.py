@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -219,25 +219,6 @@ def _after(keys: tuple[tuple[str, bool], ...], after: dict[str, Any]) -> ColumnE
         cmp = column < value if desc else column > value
         clauses.append(and_(*eq, cmp))
     return or_(*clauses)
-
-
-def stream(session: Session, f: QueueFilter, *, batch: int = 1000) -> Iterator[Ticket]:
-    """Every matching ticket in id order, fetched in batches (constant memory)."""
-    last = 0
-    while True:
-        rows = list(
-            session.scalars(
-                _filtered(select(Ticket), f, session)
-                .where(Ticket.id > last)
-                .order_by(Ticket.id)
-                .limit(batch)
-            )
-        )
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].id
-        session.expunge_all()
 
 
 def claimable(session: Session, office_id: int, *, limit: int) -> list[Ticket]:

@@ -37,7 +37,7 @@ from app.reports.dependencies import SessionFactory, Worker
 from app.reports.models import Report
 from app.tickets import evidence, repository, service, views
 from app.tickets.dependencies import TicketAccess, TicketInScope
-from app.tickets.enums import Action, ActorKind, TicketStatus
+from app.tickets.enums import Action, TicketStatus
 from app.tickets.schemas import ActionBody, EventOut, TicketDetail, TicketOut, TicketPatch
 from app.tickets.workflow import actor_kind_for
 
@@ -201,7 +201,7 @@ def work_queue(
     rows = repository.queue(session, f, sort=sort, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    kind = service_kind(actor)
+    kind = actor_kind_for(actor.role, is_reporter=False)
     lk = views.Lookups(session, rows, names=names)
     now = utcnow()
     items = [views.ticket_out(t, lk, kind=kind, staff=True, now=now) for t in rows]
@@ -229,10 +229,6 @@ def work_queue(
     return JSONResponse({"items": [t.model_dump(mode="json") for t in items], "next_cursor": nxt})
 
 
-def service_kind(actor: Actor) -> ActorKind | None:
-    return actor_kind_for(actor.role, is_reporter=False)
-
-
 @router.get("/claims", response_model=list[TicketOut], responses=problem_responses(401, 403))
 def claim_queue(
     session: DbSession,
@@ -246,7 +242,12 @@ def claim_queue(
     rows = repository.claimable(session, actor.office_id, limit=limit)
     lk = views.Lookups(session, rows, names=names)
     now = utcnow()
-    return [views.ticket_out(t, lk, kind=service_kind(actor), staff=True, now=now) for t in rows]
+    return [
+        views.ticket_out(
+            t, lk, kind=actor_kind_for(actor.role, is_reporter=False), staff=True, now=now
+        )
+        for t in rows
+    ]
 
 
 def _detail_response(
