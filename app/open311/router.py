@@ -129,29 +129,30 @@ _POST_FIELDS = {
         "attribute[code]": "An answer; attribute[code][]= for multivaluelist",
     }.items()
 }  # fmt: skip
-_POST_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {"type": "object", "properties": _POST_FIELDS}
+
+
+def _form_body(
+    fields: dict[str, Any], media_doc: str, required: list[str] | None = None
+) -> dict[str, Any]:
+    """OpenAPI request body for a form POST, urlencoded or multipart with `media` files."""
+    urlencoded: dict[str, Any] = {"type": "object", "properties": fields}
+    if required:
+        urlencoded["required"] = required
+    binary = {"type": "string", "format": "binary"}
+    media = {"type": "array", "items": binary, "description": media_doc}
+    multipart = {**urlencoded, "properties": {**fields, "media": media}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": urlencoded},
+                "multipart/form-data": {"schema": multipart},
             },
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        **_POST_FIELDS,
-                        "media": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "Photos (GeoReport v2.1 draft); take precedence",
-                        },
-                    },
-                }
-            },
-        },
+        }
     }
-}
+
+
+_POST_BODY = _form_body(_POST_FIELDS, "Photos (GeoReport v2.1 draft); take precedence")
 
 
 @router.post(
@@ -303,33 +304,11 @@ _UPDATE_FIELDS = {
         "email": "Accepted, not stored", "account_id": "Accepted, not stored",
     }.items()
 }  # fmt: skip
-_UPDATE_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "properties": _UPDATE_FIELDS,
-                    "required": ["service_request_id", "update_id", "status"],
-                }
-            },
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        **_UPDATE_FIELDS,
-                        "media": {
-                            "type": "array",
-                            "items": {"type": "string", "format": "binary"},
-                            "description": "The after photo as a file; wins over media_url",
-                        },
-                    },
-                }
-            },
-        },
-    }
-}
+_UPDATE_BODY = _form_body(
+    _UPDATE_FIELDS,
+    "The after photo as a file; wins over media_url",
+    required=["service_request_id", "update_id", "status"],
+)
 
 
 @router.post(
