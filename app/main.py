@@ -16,6 +16,7 @@ from app.config import Settings, load_settings
 from app.core.db import make_engine, make_sessionmaker, utcnow
 from app.core.errors import install_error_handlers
 from app.core.scheduler import Periodic
+from app.dashboard.router import router as dashboard_router
 from app.events.router import router as events_router  # app.events registers the outbox
 from app.events.runtime import EventsRuntime
 from app.events.webhooks_router import router as webhooks_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stats_router, prefix="/v1")
     app.include_router(events_router, prefix="/v1")
     app.include_router(webhooks_router, prefix="/v1")
+    app.include_router(dashboard_router)
     # Last: it wraps the error handlers so its prefix answers in Open311's own format.
     install_open311(app, settings)
     return app

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session, aliased
 
 from app.auth.enums import Role
 from app.auth.models import Principal
@@ -99,3 +103,91 @@ def staff_of_office(session: Session, office_id: int) -> list[Principal]:
         .order_by(Principal.name)
     )
     return list(session.scalars(stmt))
+
+
+# --- boundaries for maps ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoundarySelection:
+    """Which offices a boundary map shows; exactly one of the first three shapes.
+
+    - ``office_id``: that office alone (an officer's scope);
+    - ``parent_id``: its children, or with ``level`` every office of that level
+      whose path starts with ``under_path`` (the parent's subtree);
+    - neither: the root offices, or with ``level`` every office of that level.
+    """
+
+    office_id: int | None = None
+    parent_id: int | None = None
+    under_path: str | None = None
+    level: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = [Office.active.is_(True), Office.boundary.is_not(None)]
+        if self.office_id is not None:
+            conds.append(Office.id == self.office_id)
+        elif self.level is not None:
+            if self.under_path is not None:
+                conds.append(Office.path.startswith(self.under_path, autoescape=True))
+        elif self.parent_id is not None:
+            conds.append(Office.parent_id == self.parent_id)
+        else:
+            conds.append(Office.parent_id.is_(None))
+        if self.level is not None:
+            conds.append(Office.level == self.level)
+        return conds
+
+
+@dataclass(frozen=True, slots=True)
+class BoundaryRow:
+    id: int
+    code: str
+    name: str
+    level: str
+    parent_code: str | None
+    geometry: BaseGeometry
+
+
+def boundaries_state(session: Session, sel: BoundarySelection) -> tuple[int, int, int, str]:
+    """(count, max id, sum of versions, latest update) of the selected offices: what a
+    boundary map's ETag rests on, read without touching a geometry."""
+    row = session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.max(Office.id), 0),
+            func.coalesce(func.sum(Office.version), 0),
+            func.max(Office.updated_at),
+        ).where(*sel.conditions())
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2]), str(row[3])
+
+
+def boundaries(
+    session: Session, sel: BoundarySelection, tolerance_deg: float, limit: int
+) -> list[BoundaryRow]:
+    """The selected offices' boundaries, simplified by ``tolerance_deg`` with their
+    topology kept (no ring collapses or self-crossings), ordered by code.
+
+    PostGIS simplifies in the database and sends WKB; SQLite stores WKB and shapely
+    simplifies the same way (both use GEOS' topology-preserving simplifier).
+    """
+    parent = aliased(Office)
+    postgis = session.get_bind().dialect.name == "postgresql"
+    geom: Any = Office.__table__.c.boundary
+    if postgis:
+        geom = func.ST_AsBinary(func.ST_SimplifyPreserveTopology(geom, tolerance_deg))
+    stmt = (
+        select(Office.id, Office.code, Office.name, Office.level, parent.code, geom)
+        .outerjoin(parent, parent.id == Office.parent_id)
+        .where(*sel.conditions())
+        .order_by(Office.code)
+        .limit(limit)
+    )
+    out = []
+    for r in session.execute(stmt):
+        shape = shapely.from_wkb(bytes(r[5])) if postgis else r[5]
+        if not postgis and tolerance_deg > 0:
+            shape = shapely.simplify(shape, tolerance_deg, preserve_topology=True)
+        out.append(BoundaryRow(r[0], r[1], r[2], r[3], r[4], shape))
+    return out

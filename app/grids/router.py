@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Annotated, Any
 
+import numpy as np
 import shapely
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
 from starlette.concurrency import run_in_threadpool
 
-from app.auth.dependencies import AdminPrincipal, CurrentPrincipal, StaffPrincipal
+from app.auth.actor import Actor
+from app.auth.dependencies import AdminPrincipal, CurrentPrincipal, StaffPrincipal, require_roles
+from app.auth.enums import Role
 from app.auth.scope import scope_filter
 from app.core.db import DbSession
-from app.core.errors import InvalidInput, PayloadTooLarge
+from app.core.errors import Forbidden, InvalidInput, PayloadTooLarge, problem_responses
 from app.core.geo import CRS
 from app.core.pagination import MAX_PAGE_SIZE, Page, decode_cursor, encode_cursor
 from app.grids import repository, service
@@ -21,6 +28,7 @@ from app.grids.exceptions import OfficeNotFound
 from app.grids.importer import ImportOptions
 from app.grids.models import Office
 from app.grids.schemas import (
+    BoundaryCollection,
     FeatureProblemOut,
     ImportReportOut,
     LookupOut,
@@ -90,6 +98,137 @@ def lookup(
         alternatives=[OfficeRef.model_validate(o) for o in found.alternatives],
         point=PointOut(lat=found.lat, lon=found.lon),
     )
+
+
+# --- boundaries for maps (before "/{code}", which would otherwise swallow the path) ------
+
+MapReader = Annotated[
+    Actor, Depends(require_roles(Role.viewer, Role.officer, Role.supervisor, Role.admin))
+]
+MAX_BOUNDARIES = 2000
+M_PER_DEG_LAT = 111_320.0
+# Coordinates are snapped to 1e-6° (about 0.1 m): far below any tolerance, and it
+# keeps the payload free of 17-digit floats.
+GRID_DEG = 1e-6
+BOUNDARIES_MAX_AGE_S = 60
+_BOUNDARY_DEFS = "boundaries-1"  # bump when the output changes for the same data
+
+
+def _selection(
+    session: DbSession, actor: Actor, parent: str | None, level: str | None
+) -> repository.BoundarySelection:
+    scope = scope_filter(actor)
+    if scope.nothing:
+        raise Forbidden("your account has no office, so no boundaries are in your scope")
+    office = repository.get_by_code(session, parent) if parent is not None else None
+    if parent is not None and (office is None or not scope.allows(office.id, office.path)):
+        raise InvalidInput(
+            f"no office {parent!r} in your scope",
+            errors=[{"field": "parent", "reason": "unknown or out of scope"}],
+        )
+    if scope.office_id is not None:  # an officer: their own office, nothing below it
+        return repository.BoundarySelection(office_id=scope.office_id, level=level)
+    if office is not None:
+        return repository.BoundarySelection(
+            parent_id=office.id, under_path=office.path, level=level
+        )
+    if scope.everything:
+        return repository.BoundarySelection(level=level)
+    return repository.BoundarySelection(
+        parent_id=actor.office_id, under_path=actor.office_path, level=level
+    )
+
+
+def _polygons(shape: BaseGeometry) -> list[Polygon]:
+    if isinstance(shape, Polygon):
+        return [] if shape.is_empty else [shape]
+    return [p for part in getattr(shape, "geoms", ()) for p in _polygons(part)]
+
+
+def _rfc7946(shape: BaseGeometry) -> BaseGeometry:
+    """Snapped to the output grid, valid, exterior rings counter-clockwise, a MultiPolygon."""
+    shape = shapely.set_precision(shape, GRID_DEG)  # snap-rounding keeps it valid
+    if not shape.is_valid:
+        shape = shapely.make_valid(shape)
+    out = MultiPolygon([orient(p, 1.0) for p in _polygons(shape)])
+    # np.round gives the double nearest the 6-decimal value, which prints short.
+    return shapely.transform(out, lambda c: np.round(c, 6))
+
+
+def _boundaries_etag(request: Request, actor: Actor, state: tuple[int, int, int, str]) -> str:
+    query = sorted(request.query_params.multi_items())
+    raw = f"{_BOUNDARY_DEFS}|{query}|{actor.role.value}:{actor.office_id}|{state}"
+    return 'W/"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
+
+
+def _matches(header: str | None, tag: str) -> bool:
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or tag.removeprefix("W/") in tags
+
+
+@router.get(
+    "/boundaries",
+    response_model=BoundaryCollection,
+    responses={
+        200: {"content": {"application/geo+json": {}}},
+        304: {"description": "Nothing changed since the ETag in If-None-Match"},
+        **problem_responses(401, 403, 422),
+    },
+)
+def boundaries(
+    request: Request,
+    session: DbSession,
+    actor: MapReader,
+    parent: Annotated[
+        str | None,
+        Query(max_length=64, description="Office code (default: the top of your scope)"),
+    ] = None,
+    level: Annotated[
+        str | None,
+        Query(max_length=32, description="Offices of this level in the parent's subtree"),
+    ] = None,
+    tolerance_m: Annotated[
+        float,
+        Query(ge=0, le=2000, description="Simplification tolerance in metres (0: none)"),
+    ] = 20,
+) -> Response:
+    """Office boundaries for a map: the children of ``parent`` (or offices of ``level``
+    below it), simplified, as an RFC 7946 FeatureCollection. An officer gets their own
+    office."""
+    sel = _selection(session, actor, parent, level)
+    state = repository.boundaries_state(session, sel)
+    if state[0] > MAX_BOUNDARIES:
+        raise InvalidInput(
+            f"more than {MAX_BOUNDARIES} offices; narrow the map with parent or level",
+            errors=[{"field": "level" if level else "parent", "reason": "too many offices"}],
+        )
+    tag = _boundaries_etag(request, actor, state)
+    headers = {
+        "ETag": tag,
+        "Cache-Control": f"private, max-age={BOUNDARIES_MAX_AGE_S}",
+        "Vary": "Authorization, X-API-Key",
+    }
+    if _matches(request.headers.get("if-none-match"), tag):
+        return Response(status_code=304, headers=headers)
+    rows = repository.boundaries(session, sel, tolerance_m / M_PER_DEG_LAT, MAX_BOUNDARIES)
+    shapes = [_rfc7946(r.geometry) for r in rows]
+    features = []
+    for r, shape in zip(rows, shapes, strict=True):
+        props = {"code": r.code, "name": r.name, "level": r.level, "parent": r.parent_code}
+        features.append(
+            f'{{"type":"Feature","id":{json.dumps(r.code)},'
+            f'"geometry":{shapely.to_geojson(shape)},"properties":{json.dumps(props)}}}'
+        )
+    present = [s for s in shapes if not s.is_empty]
+    bbox = [round(float(v), 6) for v in shapely.total_bounds(present)] if present else None
+    # Geometry JSON comes straight from GEOS: building dicts to re-encode them costs more.
+    body = (
+        f'{{"type":"FeatureCollection","bbox":{json.dumps(bbox)},'
+        f'"tolerance_m":{json.dumps(tolerance_m)},"features":[{",".join(features)}]}}'
+    )
+    return Response(body, media_type="application/geo+json", headers=headers)
 
 
 @router.get("", response_model=Page[OfficeOut], responses=_AUTH_ERRORS)

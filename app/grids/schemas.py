@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,3 +71,30 @@ class StaffOut(BaseModel):
     name: str
     display_name: str | None
     role: str
+
+
+class BoundaryProperties(BaseModel):
+    code: str
+    name: str
+    level: str
+    parent: str | None = Field(description="Code of the parent office; null for a root")
+
+
+class BoundaryFeature(BaseModel):
+    type: Literal["Feature"] = "Feature"
+    id: str = Field(description="The office code")
+    geometry: dict[str, Any] = Field(
+        description="GeoJSON MultiPolygon, lon/lat (WGS-84), exterior rings counter-clockwise"
+    )
+    properties: BoundaryProperties
+
+
+class BoundaryCollection(BaseModel):
+    """An RFC 7946 FeatureCollection: lon/lat order, WGS-84, no ``crs`` member."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    bbox: list[float] | None = Field(
+        description="[west, south, east, north] of all features; null when there are none"
+    )
+    tolerance_m: float = Field(description="Simplification tolerance applied, in metres")
+    features: list[BoundaryFeature]

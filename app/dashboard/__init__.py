@@ -1,0 +1,1 @@
+"""The browser dashboard: one page and its static files, served by the app itself."""
