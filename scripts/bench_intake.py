@@ -21,6 +21,7 @@ import os
 import random
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,38 @@ def drive(
         return pool.apply(_drive, (kind, url, tokens, concurrency, duration))
 
 
+def derivative_backlog(env: dict[str, str]) -> dict[str, int]:
+    """Photos by derivative status, read straight from the database."""
+    from app.config import load_settings
+
+    os.environ.update(env)
+    engine = create_engine(load_settings().resolved_database_url)
+    try:
+        with engine.connect() as c:
+            rows = c.execute(
+                text("SELECT derivatives_status, count(*) FROM photos GROUP BY derivatives_status")
+            ).all()
+    finally:
+        engine.dispose()
+    return {str(status): int(n) for status, n in rows}
+
+
+def drain(env: dict[str, str], timeout_s: float) -> dict[str, Any]:
+    """After the load: how many photos still wait for derivatives, and how long the
+    idle server takes to finish them (the queue first, then the periodic scan)."""
+    start = time.monotonic()
+    at_end = derivative_backlog(env)
+    counts = at_end
+    while counts.get("pending", 0) and time.monotonic() - start < timeout_s:
+        time.sleep(1.0)
+        counts = derivative_backlog(env)
+    return {
+        "pending_at_end_of_load": at_end.get("pending", 0),
+        "drain_s": round(time.monotonic() - start, 1) if not counts.get("pending") else None,
+        "final": counts,
+    }
+
+
 def run_config(name: str, env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
     tokens = prepare(env, args.concurrency)
     out: dict[str, Any] = {"config": name}
@@ -139,6 +172,7 @@ def run_config(name: str, env: dict[str, str], args: argparse.Namespace) -> dict
     try:
         app.wait_ready("/readyz")
         out["intake"] = drive("intake", app.url, tokens, args.concurrency, args.duration)
+        out["derivatives"] = drain(env, 0 if args.defer_derivatives else args.drain_timeout)
         out["intake"]["peak_rss_mb_per_worker"] = [
             round(peak_rss_mb(p), 1) for p in app.worker_pids()
         ]
@@ -158,6 +192,13 @@ def run_config(name: str, env: dict[str, str], args: argparse.Namespace) -> dict
         f" peak RSS per worker {i['peak_rss_mb_per_worker']} MiB",
         flush=True,
     )
+    d = out["derivatives"]
+    drained = f"all done {d['drain_s']} s later" if d["drain_s"] is not None else "NOT drained"
+    print(
+        f"  derivatives: {d['pending_at_end_of_load']} pending when the load stopped, "
+        f"{drained} (limit {args.drain_timeout:g} s); final {d['final']}",
+        flush=True,
+    )
     return out
 
 
@@ -171,6 +212,12 @@ def main() -> None:
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--json", type=Path)
     ap.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=120.0,
+        help="after the load, wait at most this long for pending derivatives",
+    )
+    ap.add_argument(
         "--defer-derivatives",
         action="store_true",
         help="run the API without its derivative worker (a separate `gridfix` process or a "
@@ -183,6 +230,8 @@ def main() -> None:
         "GRIDFIX_SECRET_KEY": SECRET,
         "GRIDFIX_REPORTS_PER_HOUR": "0",
     }
+    if args.defer_derivatives:
+        base_env["GRIDFIX_BACKGROUND_WORKERS"] = "false"
     for name in args.configs.split(","):
         with tempfile.TemporaryDirectory(prefix="gridfix-bench-") as tmp:
             env = {**base_env, "GRIDFIX_DATA_DIR": tmp}

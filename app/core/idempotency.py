@@ -12,7 +12,9 @@ at least 24 hours:
 
 The key is *claimed* inside the same transaction as the business rows, so a
 crash can never leave a claimed key without its result, nor a result without
-its key.
+its key: either first (:func:`claim`, then :func:`complete`) or, where the
+response can be built before the key is needed, last and with its response
+(:func:`record`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -132,19 +134,61 @@ def claim(
 ) -> Claim | StoredResponse:
     """Claim the key in the current transaction, or return the response stored by
     whoever claimed it first. On PostgreSQL a concurrent claimer blocks here until
-    the first transaction ends."""
+    the first transaction ends. Finish with :func:`complete`."""
+    got = _insert(session, principal_id, key, operation, request_hash, 0, {}, ttl_s, now)
+    if isinstance(got, StoredResponse):
+        return got
+    return Claim(principal_id, key, operation, request_hash, got)
+
+
+def record(
+    session: Session,
+    principal_id: int,
+    key: str,
+    operation: str,
+    request_hash: str,
+    *,
+    status: int,
+    body: dict[str, Any],
+    ttl_s: int,
+    now: datetime | None = None,
+) -> StoredResponse | None:
+    """Claim the key and store its response in one statement, as the last write of
+    the transaction that made the business rows.
+
+    None when the key is now ours. Otherwise the response of whoever holds it
+    (PostgreSQL waits here for a concurrent holder to commit): the caller must
+    roll back its own rows and answer that response instead. One statement
+    instead of claim + complete; the price is that a concurrent duplicate does
+    its work before it learns it lost, which happens only on retries.
+    """
+    got = _insert(session, principal_id, key, operation, request_hash, status, body, ttl_s, now)
+    return got if isinstance(got, StoredResponse) else None
+
+
+def _insert(
+    session: Session,
+    principal_id: int,
+    key: str,
+    operation: str,
+    request_hash: str,
+    status: int,
+    body: dict[str, Any],
+    ttl_s: int,
+    now: datetime | None,
+) -> int | StoredResponse:
     now = now or utcnow()
     values = {
         "principal_id": principal_id,
         "key": key,
         "operation": operation,
         "request_hash": request_hash,
-        "response_status": 0,
-        "response_body": {},
+        "response_status": status,
+        "response_body": body,
         "created_at": now,
         "expires_at": now + timedelta(seconds=ttl_s),
     }
-    table = IdempotencyRecord.__table__
+    table = cast(Table, IdempotencyRecord.__table__)
     dialect = session.get_bind().dialect.name
     ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
     stmt = (
@@ -154,7 +198,7 @@ def claim(
     )
     record_id = session.execute(stmt).scalar()
     if record_id is not None:
-        return Claim(principal_id, key, operation, request_hash, int(record_id))
+        return int(record_id)
     existing = session.scalar(
         select(IdempotencyRecord)
         .where(IdempotencyRecord.principal_id == principal_id, IdempotencyRecord.key == key)

@@ -77,7 +77,7 @@ ADDRESS_ID_MAX = 255
 class Outcome:
     item: dict[str, Any]
     replayed: bool
-    derive: list[tuple[str, Image.Image]] = field(default_factory=list)
+    derive: list[tuple[str, Image.Image | bytes]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,12 @@ pillow_heif.register_heif_opener()
 
 DISPLAY_PX = 1600
 THUMB_PX = 320
+# ``work_px`` for a check whose picture is not kept: a JPEG decodes at 1/8 scale.
+# libjpeg still entropy-decodes every block of every scan, so a cut or corrupt
+# stream fails exactly as in a full decode; only the inverse DCT, upsampling and
+# colour conversion (which cannot fail on data) run on 1/64 of the pixels.
+# Other formats decode fully.
+VERIFY_ONLY_PX = 1
 JPEG_QUALITY = 82
 MIN_SIDE_PX = 64
 
@@ -180,7 +186,7 @@ def inspect(
 
     ``work_px`` is the long side the returned image must keep at least (use
     the ``display_px`` you will pass to :func:`make_derivatives`); None decodes
-    at full size.
+    at full size, :data:`VERIFY_ONLY_PX` as small as the format allows.
     """
     _require_safe_pillow(max_pixels)
     if not data:

@@ -14,12 +14,15 @@ committed row references; ``gridfix sweep`` removes any left by a crash.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -51,15 +54,39 @@ def derivative_key(sha256: str, name: str) -> str:
     return f"derived/{sha256[:2]}/{sha256}/{name}.jpg"
 
 
-def check(data: bytes, settings: Settings) -> CheckedPhoto:
-    """Validate one photo fully in memory; raises ``PhotoRejected`` (4xx) if unusable."""
-    facts = images.inspect(
-        data,
-        max_bytes=settings.max_photo_bytes,
-        max_pixels=settings.max_photo_pixels,
-        work_px=images.DISPLAY_PX,
-    )
-    return CheckedPhoto(images.content_key(data), data, facts)
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 2
+
+
+# Decoding is CPU-bound and a decoded picture is large (36 MB for 12 MP): more
+# decodes at once than cores only adds memory, so the request threads queue here.
+_DECODE_SLOTS = threading.BoundedSemaphore(_cores())
+
+
+def check(
+    data: bytes, settings: Settings, *, keep_image: bool = True, sha256: str | None = None
+) -> CheckedPhoto:
+    """Validate one photo fully in memory; raises ``PhotoRejected`` (4xx) if unusable.
+
+    ``keep_image=False`` is the intake path: the same checks (type, limits, the
+    whole compressed stream decoded, EXIF), but a JPEG is decoded at reduced scale
+    and the pixels are released before returning; ``facts.image`` must not be
+    used. Derivatives are then made from the bytes (see ``DerivativeWorker``).
+    ``sha256`` saves hashing again when the caller already knows the digest.
+    """
+    with _DECODE_SLOTS:
+        facts = images.inspect(
+            data,
+            max_bytes=settings.max_photo_bytes,
+            max_pixels=settings.max_photo_pixels,
+            work_px=images.DISPLAY_PX if keep_image else images.VERIFY_ONLY_PX,
+        )
+        if not keep_image:
+            facts.image.close()  # free the pixels now, not when the request ends
+    return CheckedPhoto(sha256 or images.content_key(data), data, facts)
 
 
 def existing_ids(session: Session, ids: Iterable[str]) -> set[str]:
@@ -104,33 +131,44 @@ def _captured_utc(facts: images.ImageFacts) -> datetime | None:
     return facts.captured_at.astimezone(UTC)
 
 
+_PHOTOS = cast(Table, Photo.__table__)
+
+
 def insert_rows(session: Session, photos: list[CheckedPhoto], uploader_id: int | None) -> None:
-    """Insert a ``Photo`` row per new photo; rows for known content are left alone."""
-    table = Photo.__table__
-    dialect = session.get_bind().dialect.name
-    seen: set[str] = set()
-    for photo in photos:
-        if photo.sha256 in seen:
-            continue
-        seen.add(photo.sha256)
+    """Insert a ``Photo`` row per new photo in one statement; known content is left alone.
+
+    Rows go in id order, so two transactions inserting the same photos lock them
+    in the same order and cannot deadlock.
+    """
+    if not photos:
+        return
+    unique = {p.sha256: p for p in photos}
+    created = datetime.now(UTC)
+    rows = []
+    for sha256 in sorted(unique):
+        photo = unique[sha256]
         gps = photo.facts.gps
-        values = {
-            "id": photo.sha256,
-            "mime_type": photo.facts.mime_type,
-            "size_bytes": len(photo.data),
-            "width": photo.facts.width,
-            "height": photo.facts.height,
-            "original_key": photo.original_key,
-            "derivatives_status": "pending",
-            "gps_lat": gps.lat if gps else None,
-            "gps_lon": gps.lon if gps else None,
-            "gps_accuracy_m": gps.horizontal_error_m if gps else None,
-            "captured_at": _captured_utc(photo.facts),
-            "uploaded_by": uploader_id,
-            "created_at": datetime.now(UTC),
-        }
-        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-        session.execute(ins.values(**values).on_conflict_do_nothing(index_elements=["id"]))
+        rows.append(
+            {
+                "id": sha256,
+                "mime_type": photo.facts.mime_type,
+                "size_bytes": len(photo.data),
+                "width": photo.facts.width,
+                "height": photo.facts.height,
+                "original_key": photo.original_key,
+                "derivatives_status": "pending",
+                "derivatives_error": None,
+                "gps_lat": gps.lat if gps else None,
+                "gps_lon": gps.lon if gps else None,
+                "gps_accuracy_m": gps.horizontal_error_m if gps else None,
+                "captured_at": _captured_utc(photo.facts),
+                "uploaded_by": uploader_id,
+                "created_at": created,
+            }
+        )
+    dialect = session.get_bind().dialect.name
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(_PHOTOS)
+    session.execute(ins.values(rows).on_conflict_do_nothing(index_elements=["id"]))
 
 
 def discard(

@@ -125,7 +125,11 @@ def lock_for_use(session: Session, actor: Actor, upload_ids: Sequence[str]) -> N
     rows = {
         u.id: u
         for u in session.scalars(
-            select(Upload).where(Upload.id.in_(list(upload_ids))).with_for_update()
+            select(Upload)
+            .where(Upload.id.in_(list(upload_ids)))
+            .with_for_update()
+            # The read phase's objects are still in the session: refresh them.
+            .execution_options(populate_existing=True)
         )
     }
     for i, uid in enumerate(upload_ids):

@@ -1,11 +1,21 @@
 """Makes photo derivatives off the request path.
 
 One thread per process, fed by a queue right after a report commits (with the
-already-decoded picture, so nothing is decoded twice), plus a periodic scan
-for photos still ``pending`` — the recovery path after a crash or restart, and
-how a second process picks up work the first never finished. Work is
-idempotent (same keys, same values), so two processes doing one photo is
-harmless.
+original's bytes, or a picture a caller already decoded at working size), plus
+a periodic scan for photos still ``pending`` — the recovery path after a crash
+or restart, and how a second process picks up work the first never finished.
+Work is idempotent (same keys, same values), so two processes doing one photo
+is harmless.
+
+The queue is bounded by count and by the memory its items hold; overflow is
+left to the scan, which reads the original back from storage. The thread runs
+at a lower CPU priority than the request threads (Linux: a per-thread nice
+value), so under load the API answers first and derivatives catch up when it
+is quieter; until then a photo says ``pending``.
+
+Intake checks a JPEG with a reduced-scale decode, so the full decode happens
+here. Should it fail, the photo is marked ``failed`` with the decoder's reason:
+riders and officers see the status, officers still get the original.
 """
 
 from __future__ import annotations
@@ -32,6 +42,19 @@ from app.photos.storage import ObjectStorage
 log = logging.getLogger("gridfix.photos.worker")
 
 _STOP = object()
+QUEUE_MAX_ITEMS = 64
+QUEUE_MAX_BYTES = 64 * 1024 * 1024
+
+Work = Image.Image | bytes | None
+
+
+def _weight(work: Work) -> int:
+    """Bytes a queued item keeps alive."""
+    if isinstance(work, bytes):
+        return len(work)
+    if isinstance(work, Image.Image):
+        return work.width * work.height * len(work.getbands())
+    return 0
 
 
 class DerivativeWorker:
@@ -47,9 +70,11 @@ class DerivativeWorker:
         self._sessions = session_factory
         self._storage = storage
         self._settings = settings
-        # Queued items hold decoded pictures (a few MB each): keep the queue short and
-        # leave overflow to the scan, which re-reads the original from storage.
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=32)
+        # Queued items hold photo bytes (or a decoded picture from callers that have
+        # one): bounded by count and by bytes, overflow left to the scan.
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUE_MAX_ITEMS)
+        self._queued_bytes = 0
+        self._lock = threading.Lock()
         self._scan_interval = scan_interval_s
         self._scan_grace = timedelta(seconds=scan_grace_s)
         self._thread: threading.Thread | None = None
@@ -65,16 +90,31 @@ class DerivativeWorker:
         self._thread.join(timeout)
         self._thread = None
 
-    def enqueue(self, photo_id: str, image: Image.Image | None = None) -> None:
-        """Ask for derivatives; a full queue just leaves the photo to the scan."""
+    def enqueue(self, photo_id: str, work: Work = None) -> bool:
+        """Ask for derivatives from the original's bytes or a picture decoded at
+        working size; False when the queue is full and the photo is left to the scan."""
         if self._thread is None:  # not running in this process: the scan elsewhere does it
-            return
-        try:
-            self._queue.put_nowait((photo_id, image))
-        except queue.Full:
-            log.info("derivative queue full; %s left to the periodic scan", photo_id)
+            return False
+        weight = _weight(work)
+        with self._lock:
+            if self._queued_bytes + weight > QUEUE_MAX_BYTES and self._queued_bytes:
+                log.info("derivative queue at its memory bound; %s left to the scan", photo_id)
+                return False
+            try:
+                self._queue.put_nowait((photo_id, work))
+            except queue.Full:
+                log.info("derivative queue full; %s left to the periodic scan", photo_id)
+                return False
+            self._queued_bytes += weight
+        return True
+
+    @property
+    def queued_bytes(self) -> int:
+        return self._queued_bytes
 
     def _run(self) -> None:
+        # No lowered thread priority: a starved thread holding the GIL would stall the
+        # request threads of its process (priority inversion); decoding is bounded instead.
         while True:
             try:
                 item = self._queue.get(timeout=self._scan_interval)
@@ -83,11 +123,14 @@ class DerivativeWorker:
                 continue
             if item is _STOP:
                 return
-            photo_id, image = cast(tuple[str, Image.Image | None], item)
+            photo_id, work = cast(tuple[str, Work], item)
+            with self._lock:
+                self._queued_bytes -= _weight(work)
             try:
-                self.process(photo_id, image)
+                self.process(photo_id, work)
             except Exception:  # the thread must outlive any one photo; the scan retries
                 log.exception("derivatives for %s: unexpected error", photo_id)
+            del item, work  # release the bytes before waiting for the next item
 
     def scan_once(self, limit: int = 50) -> int:
         """Process photos left pending for longer than the grace period."""
@@ -109,11 +152,13 @@ class DerivativeWorker:
             done += self.process(photo_id, None)
         return done
 
-    def process(self, photo_id: str, image: Image.Image | None) -> bool:
+    def process(self, photo_id: str, work: Work) -> bool:
         """Make and store one photo's derivatives; True when it is now ready.
 
-        A database error leaves the photo pending (it says nothing about the photo);
-        only a failure to read or encode the photo itself marks it failed.
+        ``work`` is the original's bytes, a picture already decoded at working size,
+        or None to read the original from storage. A database error leaves the
+        photo pending (it says nothing about the photo); only a failure to read,
+        decode or encode the photo itself marks it failed.
         """
         try:
             with self._sessions() as s:
@@ -125,8 +170,9 @@ class DerivativeWorker:
             log.warning("database unavailable; %s stays pending", photo_id, exc_info=True)
             return False
         try:
+            image = work if isinstance(work, Image.Image) else None
             if image is None:
-                data = self._storage.get(key)
+                data = work if isinstance(work, bytes) else self._storage.get(key)
                 image = images.inspect(
                     data,
                     max_bytes=max(self._settings.max_photo_bytes, len(data)),

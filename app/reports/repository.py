@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from app.photos.models import Photo
@@ -63,3 +64,22 @@ def get_many(session: Session, ids: Collection[int]) -> list[Report]:
     if not ids:
         return []
     return list(session.scalars(select(Report).where(Report.id.in_(list(ids)))))
+
+
+def insert_report(session: Session, values: dict[str, Any]) -> int:
+    """Insert one report row; its id (one round trip, no ORM unit of work)."""
+    report_id = session.execute(insert(Report).values(**values).returning(Report.id)).scalar_one()
+    return int(report_id)
+
+
+def insert_report_photos(session: Session, report_id: int, photo_ids: Sequence[str]) -> None:
+    """The report's photos in the order they were sent, in one statement."""
+    if photo_ids:
+        session.execute(
+            insert(ReportPhoto).values(
+                [
+                    {"report_id": report_id, "position": i, "photo_id": pid}
+                    for i, pid in enumerate(photo_ids)
+                ]
+            )
+        )

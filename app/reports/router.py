@@ -95,8 +95,8 @@ def create_report(
         return JSONResponse(
             result.body, status_code=200, headers={idempotency.REPLAY_HEADER: "true"}
         )
-    for photo_id, image in result.derive:
-        background.add_task(worker.enqueue, photo_id, image)
+    for photo_id, original in result.derive:
+        background.add_task(worker.enqueue, photo_id, original)
     for key in result.cleanup_keys:
         background.add_task(storage.delete, key)
     return JSONResponse(

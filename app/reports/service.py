@@ -31,7 +31,7 @@ from app.photos.exceptions_images import PhotoRejected
 from app.photos.images import content_key
 from app.photos.storage import ObjectStorage
 from app.reports import repository, views
-from app.reports.models import Report, ReportPhoto
+from app.reports.models import Report
 from app.tickets.models import Ticket
 from app.tickets.service import open_ticket
 
@@ -68,8 +68,9 @@ class IntakeResult:
     status: int
     body: dict[str, Any]
     replayed: bool = False
-    # Photos whose derivatives should be made now, with their decoded pictures.
-    derive: list[tuple[str, Image.Image]] = field(default_factory=list)
+    # Photos whose derivatives should be made now, with their original bytes
+    # (typed as the worker takes them: other callers hand over decoded pictures).
+    derive: list[tuple[str, Image.Image | bytes]] = field(default_factory=list)
     # Objects no longer needed once the transaction committed (consumed uploads).
     cleanup_keys: list[str] = field(default_factory=list)
 
@@ -109,11 +110,16 @@ def category_for(session: Session, code: str) -> Category:
 
 
 def _check_photos(
-    req: IntakeRequest, deps: IntakeDeps, session: Session, actor: Actor, now: datetime
+    req: IntakeRequest,
+    deps: IntakeDeps,
+    session: Session,
+    actor: Actor,
+    now: datetime,
+    digests: list[str],
 ) -> tuple[list[photos.CheckedPhoto], list[Any]]:
     checked: list[photos.CheckedPhoto] = []
-    for i, data in enumerate(req.photos):
-        checked.append(_checked(data, deps.settings, f"photos[{i}]"))
+    for i, (data, digest) in enumerate(zip(req.photos, digests, strict=True)):
+        checked.append(_checked(data, deps.settings, f"photos[{i}]", digest))
     claimed = uploads.claim_for_report(
         session, deps.storage, deps.settings, actor, req.upload_ids, now
     )
@@ -122,9 +128,12 @@ def _check_photos(
     return checked, [u for u, _ in claimed]
 
 
-def _checked(data: bytes, settings: Settings, field_: str) -> photos.CheckedPhoto:
+def _checked(
+    data: bytes, settings: Settings, field_: str, digest: str | None = None
+) -> photos.CheckedPhoto:
     try:
-        return photos.check(data, settings)
+        # The picture itself is not kept: derivatives are made from the bytes later.
+        return photos.check(data, settings, keep_image=False, sha256=digest)
     except PhotoRejected as exc:
         exc.errors = [{"field": field_, "reason": exc.reason.value, "detail": exc.detail}]
         exc.detail = f"{field_}: {exc.detail}"
@@ -173,8 +182,8 @@ def submit(
     1. read and check (category, photos, location, route) in a read transaction;
     2. put the originals, outside any transaction — content-addressed, so a
        retry or a concurrent duplicate writes the same bytes to the same keys;
-    3. one short write transaction: claim the idempotency key, rate limit,
-       re-check uploads, insert report + photos + ticket + event, store the response.
+    3. one short write transaction: rate limit, re-check uploads, insert report +
+       photos + ticket + event, and last the idempotency key with its response.
     """
     settings = deps.settings
     # The write lock (SQLite) or snapshot taken while authenticating is not needed yet.
@@ -188,6 +197,7 @@ def submit(
     if count == 0 and category.photo_required:
         raise _field_error("photos", f"category {category.code!r} needs at least one photo")
     key = idempotency.validate_key(req.idempotency_key)
+    digests = [content_key(data) for data in req.photos]
     # Look the key up before checking the photos: a retry must replay the first answer,
     # although that request consumed its uploads ("already part of a report").
     fingerprint = idempotency.request_fingerprint(
@@ -200,7 +210,7 @@ def submit(
             "accuracy_m": req.accuracy_m,
             "description": req.description,
             "captured_at": req.captured_at,
-            "photos": [content_key(data) for data in req.photos],
+            "photos": digests,
             "upload_ids": req.upload_ids,
         },
     )
@@ -208,7 +218,7 @@ def submit(
         done = idempotency.find(session, actor.id, key, OPERATION, fingerprint)
         if done is not None:
             return IntakeResult(done.status, done.body, replayed=True)
-    checked, upload_rows = _check_photos(req, deps, session, actor, now)
+    checked, upload_rows = _check_photos(req, deps, session, actor, now, digests)
     place = _locate(req, checked, settings)
     try:
         routed = deps.grid_router.route(session, place.lat, place.lon, CRS.wgs84)
@@ -216,42 +226,28 @@ def submit(
         field_ = "photos[0]" if place.source == "exif" else "lat"
         exc.errors = [{"field": field_, "reason": "outside the service area"}]
         raise
-    stored = photos.existing_ids(session, [p.sha256 for p in checked])
-    session.rollback()
+    # Photos seen before may already have derivatives: their rows give the 201 body.
+    known = views.photos_by_id(session, {p.sha256 for p in checked})
+    # Commit, not roll back, the read transaction: a rollback would expire the
+    # category and offices just loaded and reload them inside the write lock.
+    session.commit()
 
     written: list[str] = []
     try:
         # Inside the try: when the second put fails, the first original must go too.
-        photos.store_originals(deps.storage, checked, already_stored=set(stored), written=written)
+        photos.store_originals(deps.storage, checked, already_stored=set(known), written=written)
         mark_writer(session)
-        if key is not None:
-            got = idempotency.claim(
-                session,
-                actor.id,
-                key,
-                OPERATION,
-                fingerprint,
-                ttl_s=settings.idempotency_ttl_s,
-                now=now,
-            )
-            if isinstance(got, idempotency.StoredResponse):
-                # A concurrent duplicate won; the objects we wrote are its objects too.
-                written = []
-                return IntakeResult(got.status, got.body, replayed=True)
-            claim: idempotency.Claim | None = got
-        else:
-            claim = None
-        check_rate(session, actor, settings, now)
+        first = _check_rate_or_replay(session, actor, settings, now, key, fingerprint)
+        if first is not None:
+            written = []  # the first request's objects: same content, same keys
+            return IntakeResult(first.status, first.body, replayed=True)
         uploads.lock_for_use(session, actor, [u.id for u in upload_rows])
         attention = place.mismatch_m is not None and place.mismatch_m > settings.location_mismatch_m
         report, ticket = _insert(
             session, req, actor, category, place, routed, checked, now, attention
         )
         uploads.mark_used(session, upload_rows, checked[len(req.photos) :], now)
-        session.flush()
-        # Built from the rows in hand: no queries on the hot path. Photos seen
-        # before may already have derivatives, so those are read back.
-        known = views.photos_by_id(session, stored) if stored else {}
+        # Built from the rows in hand: no queries on the hot path.
         body = views.created_body(
             report,
             ticket,
@@ -264,16 +260,54 @@ def submit(
                 for p in checked
             ],
         )
-        if claim is not None:
-            idempotency.complete(session, claim, 201, body)
+        if key is not None:
+            first = idempotency.record(
+                session,
+                actor.id,
+                key,
+                OPERATION,
+                fingerprint,
+                status=201,
+                body=body,
+                ttl_s=settings.idempotency_ttl_s,
+                now=now,
+            )
+            if first is not None:
+                # A concurrent duplicate won: drop our rows; the objects we wrote
+                # are its objects too (same content, same keys).
+                session.rollback()
+                written = []
+                return IntakeResult(first.status, first.body, replayed=True)
         session.flush()
     except BaseException:
         session.rollback()
         photos.discard(deps.session_factory, deps.storage, written)
         raise
-    derive = [(p.sha256, p.facts.image) for p in checked if p.sha256 not in stored]
+    derive: list[tuple[str, Image.Image | bytes]] = [
+        (p.sha256, p.data) for p in checked if p.sha256 not in known
+    ]
     cleanup = [u.object_key for u in upload_rows]
     return IntakeResult(201, body, derive=derive, cleanup_keys=cleanup)
+
+
+def _check_rate_or_replay(
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+    key: str | None,
+    fingerprint: str,
+) -> idempotency.StoredResponse | None:
+    """The rate limit, except for a retry whose first request committed meanwhile:
+    a retry is answered with the first response (returned here), never with 429."""
+    try:
+        check_rate(session, actor, settings, now)
+    except TooManyRequests:
+        done = idempotency.find(session, actor.id, key, OPERATION, fingerprint) if key else None
+        if done is None:
+            raise
+        return done
+    return None
 
 
 def _insert(
@@ -288,35 +322,36 @@ def _insert(
     attention: bool,
 ) -> tuple[Report, Ticket]:
     mismatch = place.mismatch_m
-    report = Report(
-        reporter_id=actor.id,
-        category_id=category.id,
-        description=req.description,
-        lat=place.lat,
-        lon=place.lon,
-        location_source=place.source,
-        given_lat=req.lat,
-        given_lon=req.lon,
-        given_crs=req.crs.value if req.lat is not None else None,
-        accuracy_m=req.accuracy_m,
-        exif_lat=place.exif[0] if place.exif else None,
-        exif_lon=place.exif[1] if place.exif else None,
-        location_mismatch_m=round(mismatch, 1) if mismatch is not None else None,
-        needs_attention=attention,
-        captured_at=req.captured_at
+    values: dict[str, Any] = {
+        "reporter_id": actor.id,
+        "category_id": category.id,
+        "description": req.description,
+        "lat": place.lat,
+        "lon": place.lon,
+        "location_source": place.source,
+        "given_lat": req.lat,
+        "given_lon": req.lon,
+        "given_crs": req.crs.value if req.lat is not None else None,
+        "accuracy_m": req.accuracy_m,
+        "exif_lat": place.exif[0] if place.exif else None,
+        "exif_lon": place.exif[1] if place.exif else None,
+        "location_mismatch_m": round(mismatch, 1) if mismatch is not None else None,
+        "needs_attention": attention,
+        "captured_at": req.captured_at
         or (
             checked[0].facts.captured_at
             if checked and checked[0].facts.captured_at_offset_known
             else None
         ),
-        source=req.source,
-        created_at=now,
-    )
-    session.add(report)
+        "source": req.source,
+        "created_at": now,
+    }
+    # Core statements with RETURNING: one round trip each and no unit-of-work
+    # bookkeeping; the Report object is built from the values, never loaded.
+    report_id = repository.insert_report(session, values)
+    report = Report(id=report_id, **values)
     photos.insert_rows(session, checked, actor.id)
-    session.flush()
-    for position, photo in enumerate(checked):
-        session.add(ReportPhoto(report_id=report.id, position=position, photo_id=photo.sha256))
+    repository.insert_report_photos(session, report_id, [p.sha256 for p in checked])
     ticket = open_ticket(
         session, report=report, category=category, routed=routed, actor=actor, now=now
     )

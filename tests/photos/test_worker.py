@@ -247,3 +247,61 @@ def test_the_worker_thread_survives_a_database_outage(idle, session_factory):
     finally:
         worker.stop()
     assert photo_row(session_factory, first).derivatives_status == "pending"
+
+
+def test_the_queue_path_from_the_original_bytes(idle, session_factory):
+    """Intake hands the worker the original's bytes (its own check decoded a JPEG at
+    1/8 scale and kept no pixels): the worker decodes them fully, without a GET."""
+    blob = jpeg(seed=410, size=(2400, 1800), orientation=6)
+    pid = report(idle, blob)["photos"][0]["id"]
+    real = idle.client.app.state.storage
+    assert worker_for(idle, Unavailable(real, "get")).process(pid, blob) is True
+    row = photo_row(session_factory, pid)
+    assert (row.display_width, row.display_height) == (1200, 1600)  # full size, upright
+
+
+def test_a_photo_the_full_decode_refuses_is_failed_and_shown_as_such(idle, session_factory):
+    """What the worker's full decode refuses is marked failed with the reason: the rider
+    sees a failed photo with no picture, officers the same plus the original."""
+    blob = jpeg(seed=411, size=(1200, 900))
+    body = report(idle, blob)
+    pid = body["photos"][0]["id"]
+    assert worker_for(idle).process(pid, blob[: len(blob) // 2]) is False
+    row = photo_row(session_factory, pid)
+    assert row.derivatives_status == "failed" and "ends before" in row.derivatives_error
+    path = f"/v1/reports/{body['id']}"
+    rider = idle.client.get(path, headers=idle.headers["rider"]).json()["photos"][0]
+    assert (rider["status"], rider["display_url"], rider["original_url"]) == ("failed", None, None)
+    officer = idle.client.get(path, headers=idle.headers["officer"]).json()["photos"][0]
+    assert officer["status"] == "failed" and officer["thumb_url"] is None
+    assert idle.fetch(officer["original_url"]).content == blob
+
+
+def test_the_queue_is_bounded_by_the_memory_it_holds(idle, session_factory, monkeypatch):
+    import threading
+
+    from app.photos import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "QUEUE_MAX_BYTES", 1000)
+    started, release = threading.Event(), threading.Event()
+    app = idle.client.app
+
+    def blocking_sessions():
+        started.set()
+        release.wait(10)
+        return app.state.sessionmaker()
+
+    worker = DerivativeWorker(blocking_sessions, app.state.storage, idle.settings)
+    worker.start()
+    try:
+        assert worker.enqueue("a" * 64, b"x" * 600) is True
+        assert started.wait(10)  # the thread holds the first item; the queue is empty
+        assert worker.queued_bytes == 0
+        assert worker.enqueue("b" * 64, b"x" * 600) is True
+        assert worker.enqueue("c" * 64, b"x" * 600) is False  # 1200 > 1000: left to the scan
+        assert worker.queued_bytes == 600
+        assert worker.enqueue("d" * 64, None) is True  # a bare id holds nothing
+    finally:
+        release.set()
+        worker.stop()
+    assert worker.queued_bytes == 0

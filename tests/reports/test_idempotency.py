@@ -121,3 +121,56 @@ def test_upload_endpoint_is_idempotent_too(world, session_factory):
     assert a.json() == b.json()
     c = world.client.post("/v1/uploads", json={**body, "size_bytes": 99}, headers=h)
     assert c.status_code == 422
+
+
+class MissFirstLookup:
+    """``idempotency.find`` that misses on its first call, as when a duplicate's read
+    phase ran just before the first request committed."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return None if self.calls == 1 else self.real(*args, **kwargs)
+
+
+def test_a_duplicate_that_missed_the_first_answer_adds_nothing(world, session_factory, monkeypatch):
+    """The key is recorded last, with the response: a duplicate that got past the read
+    phase inserts its rows, finds the key taken, drops its rows and replays."""
+    from app.core import idempotency
+
+    key = str(uuid.uuid4())
+    photo = jpeg(seed=37)
+    first = world.post_report(files=[("a.jpg", photo)], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1])
+    assert first.status_code == 201
+    monkeypatch.setattr(idempotency, "find", MissFirstLookup(idempotency.find))
+    again = world.post_report(files=[("a.jpg", photo)], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1])
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert n_reports(session_factory) == 1
+    storage = world.client.app.state.storage
+    assert [o.key for o in storage.list("originals/")] == [
+        f"originals/{first.json()['photos'][0]['id'][:2]}/{first.json()['photos'][0]['id']}"
+    ]
+
+
+def test_a_duplicate_over_the_rate_limit_replays_instead_of_429(
+    make_world, session_factory, monkeypatch
+):
+    from app.core import idempotency
+
+    world = make_world(reports_per_hour=1)
+    key = str(uuid.uuid4())
+    photo = jpeg(seed=38)
+    first = world.post_report(files=[("a.jpg", photo)], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1])
+    assert first.status_code == 201
+    monkeypatch.setattr(idempotency, "find", MissFirstLookup(idempotency.find))
+    again = world.post_report(files=[("a.jpg", photo)], key=key, lat=PENGJIANG[0], lon=PENGJIANG[1])
+    assert again.status_code == 200 and again.json() == first.json()
+    other = world.post_report(
+        files=[("a.jpg", jpeg(seed=39))], key=str(uuid.uuid4()), lat=PENGJIANG[0], lon=PENGJIANG[1]
+    )
+    assert other.status_code == 429  # a new request is still limited
+    assert n_reports(session_factory) == 1
