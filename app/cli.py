@@ -116,6 +116,9 @@ def serve(
         access_log=access_log,
         proxy_headers=True,
         timeout_graceful_shutdown=30,
+        # A worker still importing on a busy machine must not be killed and restarted
+        # in a loop by the supervisor's 5 s default health check.
+        timeout_worker_healthcheck=30,
     )
 
 

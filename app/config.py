@@ -6,15 +6,21 @@ object folder under ``./var/``.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-change-me"  # noqa: S105 - a placeholder production refuses
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?"
+)
 
 
 class Environment(StrEnum):
@@ -52,6 +58,13 @@ class Settings(BaseSettings):
     token_issuer: str = "gridfix"  # noqa: S105 - a name, not a secret
     token_audience: str = "gridfix-api"  # noqa: S105 - a name, not a secret
     access_token_ttl_s: int = Field(default=3600, ge=60, le=30 * 86400)
+    auth_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=30,
+        description="Seconds a resolved token or API key is reused in-process; 0: off. "
+        "Revocation and deactivation made elsewhere apply within this bound",
+    )
     rider_token_ttl_s: int = Field(default=30 * 86400, ge=60, le=365 * 86400)
     presign_ttl_s: int = Field(default=900, ge=10, le=7 * 86400)
 
@@ -153,6 +166,12 @@ class Settings(BaseSettings):
         description="as_of granularity: overdue and ages are computed at now rounded down to it",
     )
     stats_max_age_s: int = Field(default=5, ge=0, le=300, description="Cache-Control max-age")
+    stats_cache_items: int = Field(
+        default=512,
+        ge=0,
+        le=100_000,
+        description="Computed answers kept per process, by scope, filters and data version; 0: off",
+    )
     stats_hour_window_h: int = Field(
         default=24, ge=1, le=24 * 31, description="Backlog ages have hour resolution this far back"
     )
@@ -171,8 +190,26 @@ class Settings(BaseSettings):
         default=True, description="Run the derivative worker thread in each API process"
     )
 
-    docs_enabled: bool = True
-    cors_origins: list[str] = Field(default_factory=list)
+    # Security defaults (app/core/security.py)
+    docs_enabled: bool = Field(default=True, description="Serve /docs and /openapi.json")
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API, each scheme://host[:port]; "
+        "no wildcard (tokens travel in headers, so no credentialed CORS either)",
+    )
+    max_request_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        description="Largest request body; larger ones get 413 before they are read. "
+        "Unset: room for a full report (photos x bytes) or a 50 MB grid import, plus 1 MB",
+    )
+    hsts_max_age_s: int = Field(
+        default=0,
+        ge=0,
+        le=2 * 365 * 86400,
+        description="Strict-Transport-Security max-age; 0 sends none. Set it only when "
+        "every client reaches the API over TLS (a proxy terminating HTTPS in front)",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -186,6 +223,19 @@ class Settings(BaseSettings):
             )
         if scheme == "postgresql" or scheme == "postgres":
             raise ValueError("name the driver: postgresql+psycopg://…")
+        return v
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_cors_origins(cls, v: list[str]) -> list[str]:
+        for origin in v:
+            # An origin is exactly what a browser sends in `Origin`: no wildcard,
+            # path, query or trailing slash, so the allow-list is compared verbatim.
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"{origin[:80]!r} is not an origin; list each as scheme://host[:port], "
+                    "e.g. https://dashboard.example.org (no '*', no path)"
+                )
         return v
 
     @field_validator("local_timezone")
@@ -231,11 +281,29 @@ class Settings(BaseSettings):
                 )
         return self
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Settings end up in logs and tracebacks: never with a database password
+        # or S3 credentials in them (the SecretStr fields mask themselves).
+        for name, value in super().__repr_args__():
+            if name == "database_url" and value:
+                yield name, redact_url(value)
+            elif name == "s3_access_key_id" and value:
+                yield name, "**********"
+            else:
+                yield name, value
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'gridfix.sqlite3').as_posix()}"
+
+    @property
+    def request_body_limit(self) -> int:
+        if self.max_request_bytes is not None:
+            return self.max_request_bytes
+        photos = self.max_photos_per_report * self.max_photo_bytes
+        return max(photos, 50 * 1024 * 1024) + 1024 * 1024
 
     @property
     def is_sqlite(self) -> bool:
@@ -258,6 +326,16 @@ class Settings(BaseSettings):
         if self.storage_url.startswith("file://"):
             return Path(urlparse(self.storage_url).path)
         return self.data_dir / "objects"
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for logs and reprs)."""
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    netloc = parsed.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return parsed._replace(netloc=f"{user}:***@{netloc[1]}").geturl()
 
 
 class ConfigError(Exception):

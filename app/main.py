@@ -16,6 +16,7 @@ from app.config import Settings, load_settings
 from app.core.db import make_engine, make_sessionmaker, utcnow
 from app.core.errors import install_error_handlers
 from app.core.scheduler import Periodic
+from app.core.security import install_security_headers
 from app.dashboard.router import router as dashboard_router
 from app.events.router import router as events_router  # app.events registers the outbox
 from app.events.runtime import EventsRuntime
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
             expose_headers=["ETag", "Location", "Retry-After"],
         )
+    install_security_headers(app, settings)
     app.include_router(health_router)
     app.include_router(auth_router, prefix="/v1")
     app.include_router(grids_router, prefix="/v1")

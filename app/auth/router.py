@@ -24,7 +24,7 @@ Limit = Annotated[int, Query(ge=1, le=PAGE_MAX, description=f"Page size, at most
 Cursor = Annotated[
     str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
 ]
-PrincipalId = Annotated[int, Path(ge=1)]
+PrincipalId = Annotated[int, Path(ge=1, le=2**62)]
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -271,7 +271,7 @@ def list_api_keys(
     session: DbSession,
     limit: Limit = 50,
     cursor: Cursor = None,
-    principal_id: Annotated[int | None, Query(ge=1)] = None,
+    principal_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> Page[schemas.ApiKey]:
     """List API keys by id, revoked ones included; never the secrets (admin only)."""
     keys, next_id = service.list_api_keys(
@@ -289,7 +289,7 @@ def list_api_keys(
     responses=problem_responses(401, 403, 404, 422),
 )
 def revoke_api_key(
-    key_id: Annotated[int, Path(ge=1)], _admin: AdminPrincipal, session: DbSession
+    key_id: Annotated[int, Path(ge=1, le=2**62)], _admin: AdminPrincipal, session: DbSession
 ) -> schemas.ApiKey:
     """Revoke an API key at once; revoking it again is harmless (admin only)."""
     return _api_key_view(service.revoke_api_key(session, key_id))

@@ -15,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("gridfix.errors")
@@ -151,6 +153,30 @@ _STATUS_CODES = {
 }
 
 
+# What FastAPI and Starlette raise (as 400s) while parsing a body: limits of the
+# multipart parser (too many parts, a part too large) and bodies that cannot be decoded.
+_MULTIPART_LIMITS = (
+    "Too many files.",
+    "Too many fields.",
+    "Part exceeded maximum size",
+    "Field exceeded maximum size",
+)
+_UNPARSABLE = (
+    "There was an error parsing the body",
+    "Missing boundary in multipart.",
+    "Invalid multipart data.",
+    'The Content-Disposition header field "name" must be provided.',
+)
+
+
+_CLIENT_VALUE_ERRORS = {"NumericValueOutOfRange", "StringDataRightTruncation"}
+
+
+def _is_client_value(exc: DataError) -> bool:
+    orig = exc.orig
+    return type(orig).__name__ in _CLIENT_VALUE_ERRORS or "NUL (0x00)" in str(orig)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map every exception a client can cause to problem+json; log the rest as 500."""
 
@@ -178,6 +204,32 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, DomainError):
+            # Raised while the body was read (the size cap), wrapped by FastAPI as a 400.
+            return await _domain(request, exc.__cause__)
+        detail_text = exc.detail if isinstance(exc.detail, str) else ""
+        if exc.status_code == 400 and detail_text.startswith(_MULTIPART_LIMITS):
+            return problem_response(
+                413,
+                "Payload too large",
+                exc.detail,
+                code="payload-too-large",
+                errors=[{"field": "body", "in": "body", "reason": exc.detail}],
+                instance=request.url.path,
+            )
+        if exc.status_code == 400 and detail_text.startswith(_UNPARSABLE):
+            # FastAPI answers bad JSON with a 422 (`json_invalid`) but a body it cannot
+            # decode at all (not UTF-8, broken multipart) with this 400: one answer for both.
+            return problem_response(
+                422,
+                "Request is not valid",
+                "the request body could not be parsed",
+                code="validation-error",
+                errors=[
+                    {"field": "body", "in": "body", "reason": "unparsable", "type": "body_invalid"}
+                ],
+                instance=request.url.path,
+            )
         code, title = _STATUS_CODES.get(exc.status_code, ("http-error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) else title
         return problem_response(
@@ -189,6 +241,43 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
         )
 
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # A lost connection (server restarted, backend terminated, failover), a
+        # database that refuses connections or an exhausted pool is transient: the
+        # client retries, and its Idempotency-Key makes a retry safe even if a commit
+        # went through just before the connection dropped.
+        transient = isinstance(exc, PoolTimeout | OperationalError) or (
+            isinstance(exc, DBAPIError) and exc.connection_invalidated
+        )
+        if not transient:
+            raise exc  # a bug, not an outage: the 500 handler below logs it
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            "Database temporarily unavailable",
+            "the database could not complete the request; retry shortly",
+            code="database-unavailable",
+            headers={"Retry-After": "1"},
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(DataError)
+    async def _unstorable_value(request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refuses values that Python and SQLite take (a NUL character in
+        # text, a number beyond the column's range). They come from the client.
+        if not _is_client_value(exc):
+            raise exc  # anything else is a bug: the 500 handler below logs it
+        return problem_response(
+            422,
+            "Request is not valid",
+            "a value in the request cannot be stored or compared (NUL character or out of range)",
+            code="validation-error",
+            errors=[{"field": "request", "in": "request", "reason": "unstorable value"}],
+            instance=request.url.path,
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
@@ -197,6 +286,8 @@ def install_error_handlers(app: FastAPI) -> None:
             "Internal server error",
             "an unexpected error occurred; it has been logged",
             code="internal-error",
+            # Built outside every middleware, so the security headers come from here.
+            headers=getattr(request.app.state, "security_headers", None),
             instance=request.url.path,
         )
 

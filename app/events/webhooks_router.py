@@ -74,7 +74,9 @@ def list_webhooks(
     return WebhookPage(items=views.webhooks_out(session, hooks), next_cursor=next_cursor)
 
 
-@router.get("/{webhook_id}", response_model=WebhookOut, responses=problem_responses(401, 403, 404))
+@router.get(
+    "/{webhook_id}", response_model=WebhookOut, responses=problem_responses(401, 403, 404, 422)
+)
 def get_webhook(session: DbSession, hook: WebhookById) -> WebhookOut:
     """One webhook subscription."""
     return views.webhooks_out(session, [hook])[0]
@@ -96,7 +98,7 @@ def patch_webhook(
     "/{webhook_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 422),
 )
 def delete_webhook(session: DbSession, hook: WebhookById) -> Response:
     """Remove a subscription and its delivery log."""
@@ -135,7 +137,7 @@ def list_deliveries(
     "/{webhook_id}/deliveries/{delivery_id}/redeliver",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=DeliveryOut,
-    responses=problem_responses(401, 403, 404),
+    responses=problem_responses(401, 403, 404, 422),
 )
 def redeliver(
     session: DbSession, found: DeliveryById, runtime: Runtime, background: BackgroundTasks

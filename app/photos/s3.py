@@ -46,9 +46,12 @@ log = logging.getLogger("gridfix.storage.s3")
 
 # A request must fail within seconds when the store is down, not hang for the
 # botocore defaults (60 s timeouts, several retries). Reads are bounded per
-# socket read, not per object, so large objects still stream.
+# socket read, not per object, so large objects still stream. A store that
+# accepts connections but never answers holds a request (and one of the 40
+# threads every sync endpoint shares) for up to TOTAL_ATTEMPTS × READ_TIMEOUT_S:
+# about 10 s, not 20 s, before the client gets its 503.
 CONNECT_TIMEOUT_S = 2.0
-READ_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 5.0
 TOTAL_ATTEMPTS = 2
 # Sync endpoints run in a 40-thread pool; botocore's default of 10 pooled
 # connections would make the 11th concurrent upload wait for a socket.
@@ -271,9 +274,13 @@ class S3Storage:
     def presigned_get(
         self, key: str, *, ttl_s: int | None = None, filename: str | None = None
     ) -> str:
-        params: dict[str, str] = {"Bucket": self.bucket, "Key": self._full(key)}
-        if filename:
-            params["ResponseContentDisposition"] = content_disposition(filename)
+        params: dict[str, str] = {
+            "Bucket": self.bucket,
+            "Key": self._full(key),
+            # Always a disposition, as the local store sends: without one a browser
+            # picks a name from the URL and may treat the download as a page.
+            "ResponseContentDisposition": content_disposition(filename or key.rsplit("/", 1)[-1]),
+        }
         url: str = self._client.generate_presigned_url(
             "get_object", Params=params, ExpiresIn=resolve_ttl(ttl_s, self._default_ttl_s)
         )
