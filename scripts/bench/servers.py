@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# Worker health-check timeout for benchmark servers (see gridfix_server).
+HEALTHCHECK_S = 60
 
 
 def free_port() -> int:
@@ -55,6 +57,18 @@ class Server:
         ).stdout.split()
         return [int(p) for p in out] or [self.proc.pid]
 
+    def workers(self) -> list[int]:
+        """The server's worker processes, without multiprocessing's resource tracker."""
+        pids = []
+        for pid in self.worker_pids():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"resource_tracker" not in cmd:
+                pids.append(pid)
+        return pids
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -77,8 +91,53 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def gridfix_server(env: dict[str, str], *, workers: int = 2) -> Server:
-    port = free_port()
+def rss_mb(pid: int) -> float:
+    """Current resident memory of a process (VmRSS), in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def gridfix_server(
+    env: dict[str, str],
+    *,
+    workers: int = 2,
+    port: int | None = None,
+    healthcheck_s: int | None = None,
+) -> Server:
+    """gridfix under uvicorn; give ``port`` when the settings must name it (e.g. the
+    public base URL that the local store's signed upload URLs point at).
+
+    ``healthcheck_s`` runs uvicorn directly (the same factory and options as
+    ``gridfix serve``, on a database already migrated) with that worker health-check
+    timeout: uvicorn's default of 5 s kills and restarts workers that answer late,
+    which happens on a loaded machine, and a benchmark must not measure restarts."""
+    port = port or free_port()
+    if healthcheck_s is not None:
+        argv = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--proxy-headers",
+            "--timeout-graceful-shutdown",
+            "30",
+            "--timeout-worker-healthcheck",
+            str(healthcheck_s),
+        ]
+        return Server("gridfix", argv, env, port)
     argv = [
         sys.executable,
         "-m",
@@ -95,8 +154,11 @@ def gridfix_server(env: dict[str, str], *, workers: int = 2) -> Server:
     return Server("gridfix", argv, env, port)
 
 
-def bare_server(env: dict[str, str], *, workers: int = 2) -> Server:
+def bare_server(
+    env: dict[str, str], *, workers: int = 2, healthcheck_s: int | None = None
+) -> Server:
     port = free_port()
+    extra = ["--timeout-worker-healthcheck", str(healthcheck_s)] if healthcheck_s else []
     argv = [
         sys.executable,
         "-m",
@@ -112,5 +174,6 @@ def bare_server(env: dict[str, str], *, workers: int = 2) -> Server:
         "--no-access-log",
         "--log-level",
         "warning",
+        *extra,
     ]
     return Server("bare", argv, env, port)
