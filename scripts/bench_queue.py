@@ -1,12 +1,16 @@
 """Officer workflow benchmark on PostGIS: work-queue pages, `accept`, and an
 Open311 `GET requests.json` of 1000 results, with up to a million tickets, next
-to a tiny-JSON endpoint (/healthz) in the same run.
+to a bare FastAPI tiny-JSON endpoint (and gridfix's own /healthz) in the same run.
 
     python scripts/bench_queue.py --tickets 1000000 --duration 15
 
 Seeds a scratch database (Jiangmen offices and staff as `gridfix seed-demo`,
 then tickets in bulk SQL), starts gridfix with 2 workers, and drives load from
 a separate process. Aims: queue page p99 < 10 ms; accept ≥ 0.2 × tiny JSON.
+
+``--reuse`` keeps the database between runs and seeds it only when it holds
+fewer tickets than asked (migrations still run); each run accepts tickets
+that are still new, so a reused database only drifts slowly.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from sqlalchemy.engine import make_url
 
 from scripts.bench import load
 from scripts.bench.seed import seed_offices, seed_tickets
-from scripts.bench.servers import gridfix_server, peak_rss_mb
+from scripts.bench.servers import HEALTHCHECK_S, bare_server, gridfix_server, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("GRIDFIX_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -46,6 +50,9 @@ def _drive(
     name: str, url: str, tokens: dict[str, str], ids: list[int], conc: int, dur: float
 ) -> dict[str, Any]:
     def tiny(c: httpx.Client, n: int) -> httpx.Response:
+        return c.get("/tiny")
+
+    def healthz(c: httpx.Client, n: int) -> httpx.Response:
         return c.get("/healthz")
 
     def queue(c: httpx.Client, n: int) -> httpx.Response:
@@ -62,7 +69,8 @@ def _drive(
     def open311(c: httpx.Client, n: int) -> httpx.Response:
         return c.get("/open311/v2/requests.json?page_size=1000")
 
-    fn = {"tiny json": tiny, "accept": accept, "open311 1000": open311}.get(name, queue)
+    fns = {"tiny json (bare)": tiny, "healthz (gridfix)": healthz, "accept": accept}
+    fn = fns.get(name, open311 if name == "open311 1000" else queue)
     res = load.run(name, url, fn, concurrency=conc, duration_s=dur)
     return res.row() | {"statuses": res.statuses}
 
@@ -81,14 +89,22 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    ap.add_argument("--db", default="gridfix_bench_queue", help="scratch database name")
+    ap.add_argument(
+        "--reuse", action="store_true", help="reuse (and keep) a seeded scratch database"
+    )
+    ap.add_argument("--only", help="comma list of operations to run (default: all)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
-    db = "gridfix_bench_queue"
+    db = args.db
     admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-        c.execute(text(f'CREATE DATABASE "{db}"'))
+        exists = c.execute(text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": db}).first()
+        fresh = not (args.reuse and exists)
+        if fresh:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+            c.execute(text(f'CREATE DATABASE "{db}"'))
     url = make_url(args.pg_url).set(database=db).render_as_string(hide_password=False)
     tmp = tempfile.mkdtemp(prefix="gridfix-bench-")
     env = {
@@ -108,9 +124,15 @@ def main() -> None:
 
     engine = make_engine(url, pool_size=2)
     upgrade(engine)
-    seed_offices(engine, DATA)
-    seconds = seed_tickets(engine, args.tickets)
-    print(f"seeded {args.tickets:,} tickets in {seconds:.0f} s")
+    with engine.connect() as c:
+        have = 0 if fresh else int(c.execute(text("SELECT count(*) FROM tickets")).scalar() or 0)
+    if fresh:
+        seed_offices(engine, DATA)
+    if have < args.tickets:
+        seconds = seed_tickets(engine, args.tickets - have)
+        print(f"seeded {args.tickets - have:,} tickets in {seconds:.0f} s")
+    else:
+        print(f"reusing {db}: {have:,} tickets")
     settings = load_settings()
     with make_sessionmaker(engine)() as s:
         names = {
@@ -130,16 +152,27 @@ def main() -> None:
         )
     engine.dispose()
 
-    server = gridfix_server(env)
+    names = ["tiny json (bare)", "healthz (gridfix)", *QUEUES, "accept", "open311 1000"]
+    if args.only:
+        wanted = {n.strip() for n in args.only.split(",")}
+        names = [n for n in names if n == names[0] or any(w in n for w in wanted)]
     rows: list[dict[str, Any]] = []
+    # The bare app alone first, so the two servers never compete for the cores.
+    bare = bare_server(env, healthcheck_s=HEALTHCHECK_S)
     try:
-        server.wait_ready("/readyz")
-        for name in ["tiny json", *QUEUES, "accept", "open311 1000"]:
+        bare.wait_ready("/tiny", timeout=180)
+        rows.append(drive(names[0], bare.url, tokens, ids, args.concurrency, args.duration))
+    finally:
+        bare.stop()
+    server = gridfix_server(env, healthcheck_s=HEALTHCHECK_S)
+    try:
+        server.wait_ready("/readyz", timeout=180)
+        for name in names[1:]:
             rows.append(drive(name, server.url, tokens, ids, args.concurrency, args.duration))
         rss = [round(peak_rss_mb(p), 1) for p in server.worker_pids()]
     finally:
         server.stop()
-        if not args.keep:
+        if not (args.keep or args.reuse):
             with admin.connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
     tiny = rows[0]["rps"]

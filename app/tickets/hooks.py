@@ -4,6 +4,12 @@ Derived data that must never disagree with the tickets — the event outbox,
 statistics rollups — registers here, so it commits or rolls back with the
 change itself. Listeners must only flush (never commit) and must be fast:
 they run on the request path.
+
+A request may :func:`defer` them to the end of its transaction: they then run
+when :func:`run_deferred` is called, or at the latest just before the commit.
+Still in the same transaction, but the rows they write — statistics rollups
+that every change in a city shares — stay locked only for the commit, not
+while the response is being built.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from app.tickets.models import Ticket, TicketEvent
@@ -44,6 +51,7 @@ class TicketSnapshot:
 
 Listener = Callable[[Session, TicketSnapshot | None, TicketSnapshot, TicketEvent], None]
 _LISTENERS: list[Listener] = []
+_DEFERRED = "gridfix.tickets.hooks.deferred"  # Session.info: changes waiting for listeners
 
 
 def register(listener: Listener) -> Listener:
@@ -61,5 +69,33 @@ def changed(
     Call after the change and its event were flushed (the event has its id).
     """
     after = TicketSnapshot.of(ticket)
+    pending = session.info.get(_DEFERRED)
+    if pending is not None:
+        pending.append((before, after, event))
+        return
     for listener in _LISTENERS:
         listener(session, before, after, event)
+
+
+def defer(session: Session) -> None:
+    """Queue this session's changes for the listeners until :func:`run_deferred`
+    (or the commit, whichever comes first)."""
+    session.info.setdefault(_DEFERRED, [])
+
+
+def run_deferred(session: Session) -> None:
+    """Tell the listeners of every queued change, in order; stop deferring."""
+    pending = session.info.pop(_DEFERRED, None) or []
+    for before, after, event in pending:
+        for listener in _LISTENERS:
+            listener(session, before, after, event)
+
+
+def _discard(session: Session, *_: object) -> None:
+    session.info.pop(_DEFERRED, None)
+
+
+# Before the commit's final flush, so listeners' writes are part of it; a
+# rollback drops what was queued with the changes it undid.
+sa_event.listen(Session, "before_commit", run_deferred)
+sa_event.listen(Session, "after_rollback", _discard)

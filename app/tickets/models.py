@@ -6,11 +6,37 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from shapely.geometry import Point
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime, utcnow
 from app.core.types import GeometryType, JSONType
+
+# The open set (``OPEN_STATUSES``), written out: index predicates must match the
+# migration's text exactly, and the queue's WHERE clauses must imply them.
+OPEN_PREDICATE = "status IN ('new', 'accepted', 'in_progress')"
+
+# Work-queue orders over open tickets, one per supported sort (id last, so each
+# order is total and a keyset cursor seeks straight to the next page): led by
+# office_id for one office at a time, and unled for scopes wide enough that
+# walking the global order and skipping other offices' rows is cheaper. Status
+# and category trail the order so that a filter on one of each is checked in
+# the index, without visiting the rows it rejects.
+_FILTERS = ("status", "category_id")
+QUEUE_INDEXES: dict[str, tuple[str, ...]] = {
+    "ix_tickets_open_office_priority": ("office_id", "priority", "due_at", "id", *_FILTERS),
+    "ix_tickets_open_office_due": ("office_id", "due_at", "id", *_FILTERS),
+    "ix_tickets_open_office_created": ("office_id", "created_at", "id", *_FILTERS),
+    "ix_tickets_open_office_updated": ("office_id", "updated_at", "id", *_FILTERS),
+    "ix_tickets_open_priority": ("priority", "due_at", "id", *_FILTERS),
+    "ix_tickets_open_due": ("due_at", "id", *_FILTERS),
+    "ix_tickets_open_created": ("created_at", "id", *_FILTERS),
+}
+
+
+def _open_index(name: str, columns: tuple[str, ...]) -> Index:
+    where = text(OPEN_PREDICATE)
+    return Index(name, *columns, postgresql_where=where, sqlite_where=where)
 
 
 class Ticket(Base):
@@ -58,6 +84,7 @@ class Ticket(Base):
         Index("ix_tickets_location", "location", postgresql_using="gist").ddl_if(
             dialect="postgresql"
         ),
+        *(_open_index(name, cols) for name, cols in QUEUE_INDEXES.items()),
     )
 
 

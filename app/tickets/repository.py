@@ -6,13 +6,29 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from math import isqrt
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    true,
+    tuple_,
+)
+from sqlalchemy.orm import Session, defer
 
 from app.core.geo import haversine_m, metres_to_degrees
-from app.tickets.models import Ticket, TicketCandidate, TicketEvent
+from app.tickets.models import OPEN_PREDICATE, Ticket, TicketCandidate, TicketEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +124,16 @@ def get_for_update(session: Session, ticket_id: int) -> Ticket | None:
     )
 
 
+def office_without_boundary(session: Session, office_id: int) -> Any:
+    """The office (into the session's identity map), its boundary left unloaded:
+    checks and listeners want its id and path, and a boundary can be megabytes."""
+    from app.grids.models import Office
+
+    return session.scalar(
+        select(Office).where(Office.id == office_id).options(defer(Office.boundary))
+    )
+
+
 def candidate_ids(session: Session, ticket_id: int) -> list[int]:
     return list(
         session.scalars(
@@ -135,6 +161,34 @@ def events(
 
 
 @dataclass(frozen=True, slots=True)
+class PersonName:
+    id: int
+    name: str
+    display_name: str | None
+
+
+def events_with_actors(
+    session: Session, ticket_id: int, *, limit: int = 500
+) -> tuple[list[TicketEvent], dict[int, PersonName]]:
+    """A ticket's events and the names of the people who made them: one query."""
+    from app.auth.models import Principal
+
+    stmt = (
+        select(TicketEvent, Principal.id, Principal.name, Principal.display_name)
+        .outerjoin(Principal, Principal.id == TicketEvent.actor_id)
+        .where(TicketEvent.ticket_id == ticket_id)
+        .order_by(TicketEvent.id)
+        .limit(limit)
+    )
+    events, people = [], {}
+    for event, pid, name, display_name in session.execute(stmt):
+        events.append(event)
+        if pid is not None:
+            people[pid] = PersonName(pid, name, display_name)
+    return events, people
+
+
+@dataclass(frozen=True, slots=True)
 class QueueFilter:
     scope: Any  # app.auth.scope.OfficeScope
     statuses: tuple[str, ...] = ()
@@ -157,60 +211,161 @@ SORTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "updated": (("updated_at", True), ("id", True)),
 }
 
+OPEN_SET: frozenset[str] = frozenset({"new", "accepted", "in_progress"})
+
+# What a queue page reads: every ticket column but the geometry (lat/lon carry
+# the position, and decoding WKB for each row costs more than the rest).
+QUEUE_COLUMNS = tuple(c for c in Ticket.__table__.c if c.name != "location")
+
+
+def _open() -> ColumnElement[bool]:
+    # Literal SQL, the same text as the partial indexes' predicate: the planner
+    # proves a partial index usable only from constants, never from parameters.
+    return text(OPEN_PREDICATE)  # type: ignore[return-value]
+
+
+def _conditions(f: QueueFilter, session: Session) -> list[ColumnElement[bool]]:
+    """The filters other than the office scope, as WHERE clauses."""
+    out: list[ColumnElement[bool]] = []
+    if f.statuses:
+        out.append(Ticket.status.in_(f.statuses))
+        if OPEN_SET.issuperset(f.statuses):
+            out.append(_open())
+    if f.category_ids:
+        out.append(Ticket.category_id.in_(f.category_ids))
+    if f.overdue is not None and f.now is not None:
+        if f.overdue:
+            out += [_open(), Ticket.due_at < f.now]
+        else:
+            out.append(~and_(Ticket.status.in_(sorted(OPEN_SET)), Ticket.due_at < f.now))
+    if f.needs_attention is not None:
+        out.append(Ticket.needs_attention.is_(f.needs_attention))
+    if f.created_from is not None:
+        out.append(Ticket.created_at >= f.created_from)
+    if f.created_to is not None:
+        out.append(Ticket.created_at < f.created_to)
+    if f.bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = f.bbox
+        if session.get_bind().dialect.name == "postgresql":
+            box = "tickets.location && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4326)"
+        else:
+            box = (
+                "tickets.id IN (SELECT id FROM ticket_rtree WHERE min_lon >= :bx0 AND "
+                "max_lon <= :bx1 AND min_lat >= :by0 AND max_lat <= :by1)"
+            )
+        out.append(text(box).bindparams(bx0=min_lon, by0=min_lat, bx1=max_lon, by1=max_lat))  # type: ignore[arg-type]
+    return out
+
 
 def _filtered(stmt: Select[Any], f: QueueFilter, session: Session) -> Select[Any]:
+    """``stmt`` limited to the tickets of a queue filter (scope, office and filters)."""
     from app.auth.repository import office_scope_condition
     from app.grids.models import Office
 
     stmt = stmt.where(office_scope_condition(f.scope, Ticket.office_id))
-    if f.statuses:
-        stmt = stmt.where(Ticket.status.in_(f.statuses))
-    if f.category_ids:
-        stmt = stmt.where(Ticket.category_id.in_(f.category_ids))
     if f.office_path is not None:
         sub = select(Office.id).where(Office.path.startswith(f.office_path, autoescape=True))
         stmt = stmt.where(Ticket.office_id.in_(sub))
-    if f.overdue is not None and f.now is not None:
-        open_ = Ticket.status.in_(["new", "accepted", "in_progress"])
-        late = and_(open_, Ticket.due_at < f.now)
-        stmt = stmt.where(late if f.overdue else ~late)
-    if f.needs_attention is not None:
-        stmt = stmt.where(Ticket.needs_attention.is_(f.needs_attention))
-    if f.created_from is not None:
-        stmt = stmt.where(Ticket.created_at >= f.created_from)
-    if f.created_to is not None:
-        stmt = stmt.where(Ticket.created_at < f.created_to)
-    if f.bbox is not None:
-        min_lon, min_lat, max_lon, max_lat = f.bbox
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.where(
-                text(
-                    "tickets.location && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4326)"
-                ).bindparams(bx0=min_lon, by0=min_lat, bx1=max_lon, by1=max_lat)
-            )
-        else:
-            inside = text(
-                "tickets.id IN (SELECT id FROM ticket_rtree WHERE min_lon >= :bx0 AND "
-                "max_lon <= :bx1 AND min_lat >= :by0 AND max_lat <= :by1)"
-            ).bindparams(bx0=min_lon, by0=min_lat, bx1=max_lon, by1=max_lat)
-            stmt = stmt.where(inside)
-    return stmt
+    return stmt.where(*_conditions(f, session))
 
 
-def queue(
+def queue_offices(session: Session, f: QueueFilter) -> tuple[tuple[int, ...] | None, int]:
+    """The ids of the offices a queue covers (``None``: every office) and the
+    number of offices there are (0 when not looked up). One query at most."""
+    from app.grids.models import Office
+
+    scope = f.scope
+    if scope.nothing:
+        return (), 0
+    if scope.office_id is not None and f.office_path is None:
+        return (scope.office_id,), 0
+    conds: list[ColumnElement[bool]] = []
+    if scope.office_id is not None:
+        conds.append(Office.id == scope.office_id)
+    for prefix in (scope.path_prefix, f.office_path):
+        if prefix is not None:
+            conds.append(Office.path.startswith(prefix, autoescape=True))
+    if not conds:
+        return None, 0
+    total = select(func.count()).select_from(Office).scalar_subquery()
+    rows = session.execute(select(Office.id, total).where(*conds).order_by(Office.id)).all()
+    if not rows:
+        return (), 0
+    ids = tuple(int(r[0]) for r in rows)
+    # Every ticket has an office: a scope of all offices needs no office condition.
+    return (None if len(ids) == int(rows[0][1]) else ids), int(rows[0][1])
+
+
+def queue_page(
     session: Session, f: QueueFilter, *, sort: str, after: dict[str, Any] | None, limit: int
-) -> list[Ticket]:
-    """One page of tickets, keyset-paginated on the sort columns."""
+) -> list[Row[Any]]:
+    """One page of a work queue as ticket-shaped rows (:data:`QUEUE_COLUMNS`),
+    keyset-paginated on the sort columns.
+
+    Each supported sort has an index over open tickets (see
+    ``app.tickets.models.QUEUE_INDEXES``), so a page reads about ``limit``
+    index entries and stops: one office's queue from the office-led index; a
+    few offices' by reading each office's index and merging (PostgreSQL); a
+    wide scope by walking the unled index and skipping other offices' rows.
+    """
     keys = SORTS[sort]
-    stmt = _filtered(select(Ticket), f, session)
+    ids, total = queue_offices(session, f)
+    if ids is not None and not ids:
+        return []
+    conds = _conditions(f, session)
     if after is not None:
-        stmt = stmt.where(_after(keys, after))
+        conds.append(_after(keys, after))
     order = [getattr(Ticket, c).desc() if d else getattr(Ticket, c).asc() for c, d in keys]
-    return list(session.scalars(stmt.order_by(*order).limit(limit)))
+    stmt = select(*QUEUE_COLUMNS)
+    if ids is None:
+        pass
+    elif len(ids) == 1:
+        stmt = stmt.where(Ticket.office_id == ids[0])
+    elif session.get_bind().dialect.name == "postgresql" and len(ids) < max(2, isqrt(total)):
+        # Few offices out of many: the cheapest page is each office's own first
+        # page merged (len(ids) short index reads), not a walk of the global
+        # order that would skip every other office's rows.
+        office = (
+            func.unnest(bindparam("queue_office_ids", list(ids), type_=ARRAY(Integer)))
+            .table_valued("office_id")
+            .render_derived(name="o")
+        )
+        cols = [getattr(Ticket, c) for c, _ in keys]
+        per_office = (
+            select(*cols)
+            .where(Ticket.office_id == office.c.office_id, *conds)
+            .order_by(*order)
+            .limit(limit)
+            .lateral("k")
+        )
+        merged = (
+            select(per_office.c.id)
+            .select_from(office)
+            .join(per_office, true())
+            .order_by(*[per_office.c[c].desc() if d else per_office.c[c] for c, d in keys])
+            .limit(limit)
+            .subquery("page")
+        )
+        stmt = stmt.join(merged, merged.c.id == Ticket.id)
+        return list(session.execute(stmt.order_by(*order)))
+    else:
+        stmt = stmt.where(Ticket.office_id.in_(ids))
+    return list(session.execute(stmt.where(*conds).order_by(*order).limit(limit)))
 
 
 def _after(keys: tuple[tuple[str, bool], ...], after: dict[str, Any]) -> ColumnElement[bool]:
     """Rows strictly after the cursor row in (mixed-direction) lexicographic order."""
+    if len({d for _, d in keys}) == 1:
+        # One direction: a row comparison, which an index serves as a range
+        # (the OR form below is a filter, read from the start of the order).
+        names = [c for c, _ in keys]
+        cols = [getattr(Ticket, c) for c in names]
+        values = [
+            bindparam(None, after[c], type_=col.type)
+            for (c, _), col in zip(keys, cols, strict=True)
+        ]
+        left, right = tuple_(*cols), tuple_(*values)
+        return left < right if keys[0][1] else left > right
     clauses = []
     for i, (col, desc) in enumerate(keys):
         column = getattr(Ticket, col)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -13,20 +14,22 @@ from fastapi import (
     File,
     Form,
     Header,
+    Path,
     Query,
     Request,
     UploadFile,
 )
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic_core import to_json
 
 from app.auth.actor import Actor
-from app.auth.dependencies import AppSettings, require_roles
+from app.auth.dependencies import AppSettings, CurrentPrincipal, require_roles
 from app.auth.enums import Role
 from app.auth.scope import scope_filter
 from app.categories import repository as categories_repo
 from app.categories.models import Category
 from app.core.db import DbSession, utcnow
-from app.core.errors import Forbidden, InvalidInput, problem_responses
+from app.core.errors import Forbidden, InvalidInput, NotFound, problem_responses
 from app.core.geo import CRS, to_wgs84
 from app.core.pagination import decode_cursor, encode_cursor
 from app.grids import repository as grids_repo
@@ -35,9 +38,10 @@ from app.photos import service as photos_service
 from app.photos.dependencies import Storage, read_uploaded_files
 from app.reports.dependencies import SessionFactory, Worker
 from app.reports.models import Report
-from app.tickets import evidence, repository, service, views
-from app.tickets.dependencies import TicketAccess, TicketInScope
+from app.tickets import evidence, hooks, repository, service, views
+from app.tickets.dependencies import TicketAccess, TicketInScope, access_for
 from app.tickets.enums import Action, TicketStatus
+from app.tickets.export import ExportFormat, export_response
 from app.tickets.schemas import ActionBody, EventOut, TicketDetail, TicketOut, TicketPatch
 from app.tickets.workflow import actor_kind_for
 
@@ -138,12 +142,37 @@ def _filter(
     )
 
 
-def _feature(t: TicketOut) -> dict[str, Any]:
-    props = t.model_dump(mode="json", exclude={"lat", "lon"})
+def _cursor_key(cursor: str | None, sort: str) -> dict[str, Any] | None:
+    """The sort key of the row a cursor points after; a malformed one is a 422."""
+    key = decode_cursor(cursor, kind=f"tickets:{sort}")
+    if not key:
+        return None
+    try:
+        out: dict[str, Any] = {}
+        for c, _ in repository.SORTS[sort]:
+            raw = key["v"][c]
+            if c.endswith("_at"):
+                out[c] = datetime.fromisoformat(raw)
+                if out[c].tzinfo is None:
+                    raise ValueError(c)
+            elif isinstance(raw, int) and not isinstance(raw, bool):
+                out[c] = raw
+            else:
+                raise ValueError(c)
+    except (KeyError, TypeError, ValueError):
+        raise InvalidInput(
+            "cursor is not valid for this list",
+            errors=[{"field": "cursor", "reason": "not a cursor issued by this list"}],
+        ) from None
+    return out
+
+
+def _feature(t: dict[str, Any]) -> dict[str, Any]:
+    props = {k: v for k, v in t.items() if k not in ("lat", "lon")}
     return {
         "type": "Feature",
-        "id": t.id,
-        "geometry": {"type": "Point", "coordinates": [t.lon, t.lat]},
+        "id": t["id"],
+        "geometry": {"type": "Point", "coordinates": [t["lon"], t["lat"]]},
         "properties": props,
     }
 
@@ -178,7 +207,7 @@ def work_queue(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     format: Annotated[str, Query(pattern="^(json|geojson)$")] = "json",
-) -> JSONResponse:
+) -> Response:
     """The caller's work queue: their office (a supervisor's whole subtree), filtered and sorted."""
     f = _filter(
         session,
@@ -192,19 +221,13 @@ def work_queue(
         created_to,
         bbox,
     )
-    key = decode_cursor(cursor, kind=f"tickets:{sort}")
-    after = None
-    if key:
-        after = {
-            k: (datetime.fromisoformat(v) if k.endswith("_at") else v) for k, v in key["v"].items()
-        }
-    rows = repository.queue(session, f, sort=sort, after=after, limit=limit + 1)
+    after = _cursor_key(cursor, sort)
+    rows = repository.queue_page(session, f, sort=sort, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     kind = actor_kind_for(actor.role, is_reporter=False)
     lk = views.Lookups(session, rows, names=names)
-    now = utcnow()
-    items = [views.ticket_out(t, lk, kind=kind, staff=True, now=now) for t in rows]
+    items = views.queue_items(rows, lk, kind=kind, now=utcnow())
     nxt = None
     if more and rows:
         last = rows[-1]
@@ -217,19 +240,15 @@ def work_queue(
                 },
             }
         )
+    # One serializer pass over the page (pydantic's, as for a TicketOut).
     if format == "geojson":
-        return JSONResponse(
-            {
-                "type": "FeatureCollection",
-                "features": [_feature(t) for t in items],
-                "next_cursor": nxt,
-            },
-            media_type="application/geo+json",
-        )
-    return JSONResponse({"items": [t.model_dump(mode="json") for t in items], "next_cursor": nxt})
+        page = {"type": "FeatureCollection", "features": [_feature(t) for t in items]}
+        body = to_json(page | {"next_cursor": nxt})
+        return Response(body, media_type="application/geo+json")
+    return Response(to_json({"items": items, "next_cursor": nxt}), media_type="application/json")
 
 
-@router.get("/claims", response_model=list[TicketOut], responses=problem_responses(401, 403))
+@router.get("/claims", response_model=list[TicketOut], responses=problem_responses(401, 403, 422))
 def claim_queue(
     session: DbSession,
     actor: Staff,
@@ -250,8 +269,64 @@ def claim_queue(
     ]
 
 
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "Every matching ticket, by id, streamed as a download: UTF-8 CSV "
+            "with a BOM and a header row, or a GeoJSON FeatureCollection (RFC 7946)",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/geo+json": {"schema": {"type": "object"}},
+            },
+        },
+        **problem_responses(401, 403, 422),
+    },
+)
+def export_tickets(
+    session: DbSession,
+    actor: Staff,
+    session_factory: SessionFactory,
+    status: Annotated[str | None, Query(max_length=200, description="Comma list")] = None,
+    category: Annotated[
+        str | None, Query(max_length=400, description="Comma list of codes")
+    ] = None,
+    office: Annotated[
+        str | None, Query(max_length=64, description="Office code (and below)")
+    ] = None,
+    overdue: Annotated[bool | None, Query()] = None,
+    needs_attention: Annotated[bool | None, Query()] = None,
+    created_from: Annotated[datetime | None, Query()] = None,
+    created_to: Annotated[datetime | None, Query()] = None,
+    bbox: Annotated[
+        str | None, Query(max_length=100, description="min_lon,min_lat,max_lon,max_lat")
+    ] = None,
+    format: Annotated[ExportFormat, Query(description="csv or geojson")] = ExportFormat.csv,
+) -> StreamingResponse:
+    """Download the whole queue for these filters (no paging) as CSV or GeoJSON, streamed."""
+    f = _filter(
+        session,
+        actor,
+        status,
+        category,
+        office,
+        overdue,
+        needs_attention,
+        created_from,
+        created_to,
+        bbox,
+    )
+    return export_response(session_factory, f, format)
+
+
 def _detail_response(
-    session: DbSession, access: TicketAccess, storage: Any, settings: Any, status: int = 200
+    session: DbSession,
+    access: TicketAccess,
+    storage: Any,
+    settings: Any,
+    names: views.NameCache | None = None,
+    status: int = 200,
 ) -> JSONResponse:
     body = views.ticket_detail(
         session,
@@ -261,7 +336,12 @@ def _detail_response(
         storage=storage,
         settings=settings,
         now=utcnow(),
+        names=names,
     )
+    # The change's listeners (outbox, statistics) run last: the rollup rows
+    # they lock are shared by every change in the city, so they are held for
+    # the commit only, not while this response was built.
+    hooks.run_deferred(session)
     return JSONResponse(
         body.model_dump(mode="json"),
         status_code=status,
@@ -282,12 +362,13 @@ def get_ticket(
     access: TicketInScope,
     storage: Storage,
     settings: AppSettings,
+    names: Names,
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     """A ticket with its report, photos (originals for staff) and history; ETag for If-Match."""
     if if_none_match and service.etag(access.ticket) in if_none_match:
         return Response(status_code=304, headers={"ETag": service.etag(access.ticket)})
-    return _detail_response(session, access, storage, settings)
+    return _detail_response(session, access, storage, settings, names)
 
 
 @router.get(
@@ -300,12 +381,34 @@ def ticket_events(session: DbSession, access: TicketInScope, names: Names) -> li
     return [views.event_out(e, lk, staff=access.staff) for e in events]
 
 
-def _locked(session: DbSession, access: TicketInScope, if_match: str | None) -> TicketAccess:
-    """Re-read the ticket under a row lock, then check the caller's If-Match."""
-    ticket = repository.get_for_update(session, access.ticket.id)
-    assert ticket is not None
-    service.check_if_match(ticket, if_match)
-    return TicketAccess(ticket, access.actor, access.kind, access.staff, access.candidate)
+def _ticket_for_update(
+    session: DbSession,
+    actor: CurrentPrincipal,
+    ticket_id: Annotated[int, Path(ge=1, le=2**62, description="Ticket id")],
+) -> Iterator[TicketAccess]:
+    """The ticket in the caller's scope, read once and under a row lock (until commit);
+    its listeners deferred to the end of the request (see ``_detail_response``)."""
+    ticket = repository.get_for_update(session, ticket_id)
+    # Held for the whole request: the session keeps objects only while they are
+    # referenced, and the scope check, the outbox and the rollups all want this
+    # office — loaded once, without its boundary.
+    office = repository.office_without_boundary(session, ticket.office_id) if ticket else None
+    access = access_for(session, actor, ticket) if ticket is not None else None
+    if access is None:
+        # Out of scope is indistinguishable from absent.
+        raise NotFound(f"no ticket {ticket_id}")
+    hooks.defer(session)
+    yield access
+    del office
+
+
+TicketForUpdate = Annotated[TicketAccess, Depends(_ticket_for_update, scope="function")]
+
+
+def _locked(session: DbSession, access: TicketForUpdate, if_match: str | None) -> TicketAccess:
+    """Check the caller's If-Match against the locked ticket."""
+    service.check_if_match(access.ticket, if_match)
+    return access
 
 
 def _act(
@@ -356,15 +459,16 @@ _ACTION_DOCS = {
 def _make_action_endpoint(action: Action) -> None:
     def endpoint(
         session: DbSession,
-        access: TicketInScope,
+        access: TicketForUpdate,
         storage: Storage,
         settings: AppSettings,
+        names: Names,
         if_match: IfMatch = None,
         body: ActionBody | None = None,
     ) -> JSONResponse:
         locked = _locked(session, access, if_match)
         _act(session, locked, action, body or ActionBody(), settings)
-        return _detail_response(session, locked, storage, settings)
+        return _detail_response(session, locked, storage, settings, names)
 
     endpoint.__doc__ = _ACTION_DOCS[action]
     router.add_api_route(
@@ -389,9 +493,10 @@ for _action in _ACTION_DOCS:
 )
 def resolve(
     session: DbSession,
-    access: TicketInScope,
+    access: TicketForUpdate,
     storage: Storage,
     settings: AppSettings,
+    names: Names,
     worker: Worker,
     session_factory: SessionFactory,
     background: BackgroundTasks,
@@ -467,7 +572,7 @@ def resolve(
     for p in checked:
         if p.sha256 not in stored:
             background.add_task(worker.enqueue, p.sha256, p.facts.image)
-    return _detail_response(session, locked, storage, settings)
+    return _detail_response(session, locked, storage, settings, names)
 
 
 @router.patch(
@@ -477,9 +582,10 @@ def resolve(
 )
 def patch_ticket(
     session: DbSession,
-    access: TicketInScope,
+    access: TicketForUpdate,
     storage: Storage,
     settings: AppSettings,
+    names: Names,
     grid_router: GridRouterDep,
     body: TicketPatch,
     if_match: IfMatch = None,
@@ -511,4 +617,4 @@ def patch_ticket(
         service.change_priority(
             session, locked.ticket, body.priority, actor=locked.actor, now=now, note=body.note
         )
-    return _detail_response(session, locked, storage, settings)
+    return _detail_response(session, locked, storage, settings, names)

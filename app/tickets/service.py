@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from shapely.geometry import Point
 from sqlalchemy.orm import Session
@@ -42,7 +42,14 @@ class PreconditionRequired(DomainError):
     title = "If-Match is required"
 
 
-def etag(ticket: Ticket) -> str:
+class _Versioned(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+
+
+def etag(ticket: _Versioned) -> str:
     return f'"t{ticket.id}-v{ticket.version}"'
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +26,55 @@ from app.tickets.models import Ticket, TicketEvent
 from app.tickets.schemas import ActorOut, EventOut, ReportBrief, TicketDetail, TicketOut
 from app.tickets.service import etag
 from app.tickets.workflow import allowed_actions
+
+
+class TicketLike(Protocol):
+    """What a ticket view reads: a loaded ``Ticket`` or a queue row."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def resolution(self) -> str | None: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def office_id(self) -> int: ...
+    @property
+    def category_id(self) -> int: ...
+    @property
+    def assignee_id(self) -> int | None: ...
+    @property
+    def lat(self) -> float: ...
+    @property
+    def lon(self) -> float: ...
+    @property
+    def route_reason(self) -> str: ...
+    @property
+    def route_distance_m(self) -> float: ...
+    @property
+    def candidate_office_ids(self) -> list[int]: ...
+    @property
+    def needs_attention(self) -> bool: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def first_response_at(self) -> datetime | None: ...
+    @property
+    def resolved_at(self) -> datetime | None: ...
+    @property
+    def closed_at(self) -> datetime | None: ...
+    @property
+    def resolved_on_time(self) -> bool | None: ...
+    @property
+    def reopen_count(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def version(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +102,10 @@ class Lookups:
     def __init__(
         self,
         session: Session,
-        tickets: Iterable[Ticket],
+        tickets: Iterable[TicketLike],
         events: Iterable[TicketEvent] = (),
         names: NameCache | None = None,
+        people: dict[int, Any] | None = None,
     ) -> None:
         names = names or _DEFAULT_NAMES
         tickets = list(tickets)
@@ -79,59 +130,84 @@ class Lookups:
         self.categories = names.categories.get_many(
             {t.category_id for t in tickets}, load_categories
         )
-        people = {t.assignee_id for t in tickets if t.assignee_id} | {
+        # ``people``: names already in hand (id → name, display_name), not asked again.
+        self.people: dict[int, Any] = dict(people or {})
+        wanted = {t.assignee_id for t in tickets if t.assignee_id} | {
             e.actor_id for e in events if e.actor_id
         }
-        self.people = (
-            {p.id: p for p in session.scalars(select(Principal).where(Principal.id.in_(people)))}
-            if people
-            else {}
-        )
+        if missing := wanted - self.people.keys():
+            # Names only: loading whole principals (hashes, settings) costs more.
+            stmt = select(Principal.id, Principal.name, Principal.display_name)
+            self.people |= {p.id: p for p in session.execute(stmt.where(Principal.id.in_(missing)))}
 
     def office(self, office_id: int | None) -> OfficeBrief | None:
         o = self.offices.get(office_id) if office_id else None
         return OfficeBrief(code=o.code, name=o.name) if o else None
 
 
-def is_overdue(ticket: Ticket, now: datetime) -> bool:
+def is_overdue(ticket: TicketLike, now: datetime) -> bool:
     return ticket.status in OPEN_STATUSES and ticket.due_at < now
 
 
-def ticket_out(
-    t: Ticket, lk: Lookups, *, kind: ActorKind | None, staff: bool, now: datetime
-) -> TicketOut:
+def _ticket_fields(
+    t: TicketLike, lk: Lookups, *, kind: ActorKind | None, staff: bool, now: datetime
+) -> dict[str, Any]:
     assignee = lk.people.get(t.assignee_id) if t.assignee_id and staff else None
     office = lk.office(t.office_id)
     assert office is not None
-    return TicketOut(
-        id=t.id,
-        status=t.status,
-        resolution=t.resolution,
-        priority=t.priority,
-        category=lk.categories.get(t.category_id, "?"),
-        office=office,
-        assignee=(assignee.display_name or assignee.name) if assignee else None,
-        lat=t.lat,
-        lon=t.lon,
-        route_reason=t.route_reason,
-        route_distance_m=t.route_distance_m,
-        candidates=[b for o in (t.candidate_office_ids or []) if (b := lk.office(o))],
-        needs_attention=t.needs_attention,
-        overdue=is_overdue(t, now),
-        due_at=t.due_at,
-        first_response_at=t.first_response_at,
-        resolved_at=t.resolved_at,
-        closed_at=t.closed_at,
-        resolved_on_time=t.resolved_on_time,
-        reopen_count=t.reopen_count,
-        created_at=t.created_at,
-        updated_at=t.updated_at,
-        version=t.version,
-        etag=etag(t),
-        allowed_actions=[a.value for a in allowed_actions(TicketStatus(t.status), kind)]
+    return {
+        "id": t.id,
+        "status": t.status,
+        "resolution": t.resolution,
+        "priority": t.priority,
+        "category": lk.categories.get(t.category_id, "?"),
+        "office": office,
+        "assignee": (assignee.display_name or assignee.name) if assignee else None,
+        "lat": t.lat,
+        "lon": t.lon,
+        "route_reason": t.route_reason,
+        "route_distance_m": t.route_distance_m,
+        "candidates": [b for o in (t.candidate_office_ids or []) if (b := lk.office(o))],
+        "needs_attention": t.needs_attention,
+        "overdue": is_overdue(t, now),
+        "due_at": t.due_at,
+        "first_response_at": t.first_response_at,
+        "resolved_at": t.resolved_at,
+        "closed_at": t.closed_at,
+        "resolved_on_time": t.resolved_on_time,
+        "reopen_count": t.reopen_count,
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
+        "version": t.version,
+        "etag": etag(t),
+        "allowed_actions": [a.value for a in allowed_actions(TicketStatus(t.status), kind)]
         if kind
         else [],
-    )
+    }
+
+
+def ticket_out(
+    t: TicketLike, lk: Lookups, *, kind: ActorKind | None, staff: bool, now: datetime
+) -> TicketOut:
+    return TicketOut(**_ticket_fields(t, lk, kind=kind, staff=staff, now=now))
+
+
+def queue_items(
+    rows: Iterable[TicketLike], lk: Lookups, *, kind: ActorKind | None, now: datetime
+) -> list[dict[str, Any]]:
+    """A queue page's items as :class:`TicketOut` fields, unvalidated: every value
+    comes from the database, and pydantic's serializer writes them exactly as it
+    would a ``TicketOut`` (the tests compare the two)."""
+    actions: dict[str, list[str]] = {}
+    out = []
+    for t in rows:
+        fields = _ticket_fields(t, lk, kind=None, staff=True, now=now)
+        if kind is not None:
+            if t.status not in actions:
+                actions[t.status] = [a.value for a in allowed_actions(TicketStatus(t.status), kind)]
+            fields["allowed_actions"] = list(actions[t.status])
+        out.append(fields)
+    return out
 
 
 def event_out(e: TicketEvent, lk: Lookups, *, staff: bool) -> EventOut:
@@ -176,15 +252,15 @@ def ticket_detail(
     storage: ObjectStorage,
     settings: Settings,
     now: datetime,
+    names: NameCache | None = None,
 ) -> TicketDetail:
-    events = repository.events(session, t.id)
-    lk = Lookups(session, [t], events)
+    events, people = repository.events_with_actors(session, t.id)
+    lk = Lookups(session, [t], events, names, people)
     report = session.get(Report, t.report_id)
     assert report is not None
     photos = reports_repo.photos_for(session, [report.id]).get(report.id, [])
-    base = ticket_out(t, lk, kind=kind, staff=staff, now=now)
     return TicketDetail(
-        **base.model_dump(),
+        **_ticket_fields(t, lk, kind=kind, staff=staff, now=now),
         report=ReportBrief(
             id=report.id,
             description=report.description,
