@@ -91,18 +91,25 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return parts[0], parts[1], parts[2], parts[3]
 
 
-def _filter(
+def _queue_filter(
     session: DbSession,
-    actor: Actor,
-    status: str | None,
-    category: str | None,
-    office: str | None,
-    overdue: bool | None,
-    needs_attention: bool | None,
-    created_from: datetime | None,
-    created_to: datetime | None,
-    bbox: str | None,
+    actor: Staff,
+    status: Annotated[str | None, Query(max_length=200, description="Comma list")] = None,
+    category: Annotated[
+        str | None, Query(max_length=400, description="Comma list of codes")
+    ] = None,
+    office: Annotated[
+        str | None, Query(max_length=64, description="Office code (and below)")
+    ] = None,
+    overdue: Annotated[bool | None, Query()] = None,
+    needs_attention: Annotated[bool | None, Query()] = None,
+    created_from: Annotated[datetime | None, Query()] = None,
+    created_to: Annotated[datetime | None, Query()] = None,
+    bbox: Annotated[
+        str | None, Query(max_length=100, description="min_lon,min_lat,max_lon,max_lat")
+    ] = None,
 ) -> repository.QueueFilter:
+    """The queue's filters from the query string, checked against the caller's scope."""
     scope = scope_filter(actor)
     office_path = None
     if office is not None:
@@ -140,6 +147,9 @@ def _filter(
         bbox=_bbox(bbox),
         now=utcnow(),
     )
+
+
+Filter = Annotated[repository.QueueFilter, Depends(_queue_filter)]
 
 
 def _cursor_key(cursor: str | None, sort: str) -> dict[str, Any] | None:
@@ -189,38 +199,13 @@ def work_queue(
     session: DbSession,
     actor: Staff,
     names: Names,
-    status: Annotated[str | None, Query(max_length=200, description="Comma list")] = None,
-    category: Annotated[
-        str | None, Query(max_length=400, description="Comma list of codes")
-    ] = None,
-    office: Annotated[
-        str | None, Query(max_length=64, description="Office code (and below)")
-    ] = None,
-    overdue: Annotated[bool | None, Query()] = None,
-    needs_attention: Annotated[bool | None, Query()] = None,
-    created_from: Annotated[datetime | None, Query()] = None,
-    created_to: Annotated[datetime | None, Query()] = None,
-    bbox: Annotated[
-        str | None, Query(max_length=100, description="min_lon,min_lat,max_lon,max_lat")
-    ] = None,
+    f: Filter,
     sort: Annotated[str, Query(pattern="^(age|-age|priority|due|updated)$")] = "age",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     format: Annotated[str, Query(pattern="^(json|geojson)$")] = "json",
 ) -> Response:
     """The caller's work queue: their office (a supervisor's whole subtree), filtered and sorted."""
-    f = _filter(
-        session,
-        actor,
-        status,
-        category,
-        office,
-        overdue,
-        needs_attention,
-        created_from,
-        created_to,
-        bbox,
-    )
     after = _cursor_key(cursor, sort)
     rows = repository.queue_page(session, f, sort=sort, after=after, limit=limit + 1)
     more = len(rows) > limit
@@ -285,38 +270,11 @@ def claim_queue(
     },
 )
 def export_tickets(
-    session: DbSession,
-    actor: Staff,
     session_factory: SessionFactory,
-    status: Annotated[str | None, Query(max_length=200, description="Comma list")] = None,
-    category: Annotated[
-        str | None, Query(max_length=400, description="Comma list of codes")
-    ] = None,
-    office: Annotated[
-        str | None, Query(max_length=64, description="Office code (and below)")
-    ] = None,
-    overdue: Annotated[bool | None, Query()] = None,
-    needs_attention: Annotated[bool | None, Query()] = None,
-    created_from: Annotated[datetime | None, Query()] = None,
-    created_to: Annotated[datetime | None, Query()] = None,
-    bbox: Annotated[
-        str | None, Query(max_length=100, description="min_lon,min_lat,max_lon,max_lat")
-    ] = None,
+    f: Filter,
     format: Annotated[ExportFormat, Query(description="csv or geojson")] = ExportFormat.csv,
 ) -> StreamingResponse:
     """Download the whole queue for these filters (no paging) as CSV or GeoJSON, streamed."""
-    f = _filter(
-        session,
-        actor,
-        status,
-        category,
-        office,
-        overdue,
-        needs_attention,
-        created_from,
-        created_to,
-        bbox,
-    )
     return export_response(session_factory, f, format)
 
 
