@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from app.auth.dependencies import build_principal_cache
 from app.auth.router import router as auth_router
 from app.categories.router import router as categories_router
 from app.config import Settings, load_settings
@@ -30,6 +31,7 @@ from app.photos.storage import build_storage
 from app.photos.upload_router import router as uploads_router
 from app.photos.worker import DerivativeWorker
 from app.reports.router import router as reports_router
+from app.stats.answers import build_stats_cache
 from app.stats.router import router as stats_router  # app.stats registers its listener
 from app.tickets import jobs as ticket_jobs
 from app.tickets.router import router as tickets_router
@@ -61,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.storage = build_storage(settings)
         app.state.name_cache = NameCache(ttl_s=30.0)
+        app.state.principal_cache = build_principal_cache(settings)
+        app.state.stats_cache = build_stats_cache(settings)
         app.state.grid_router = GridRouter(
             tolerance_m=settings.route_tolerance_m,
             border_margin_m=settings.border_margin_m,

@@ -8,6 +8,10 @@ Credentials, in order of precedence:
 
 Sending both ``X-API-Key`` and ``Authorization`` is refused: guessing which one
 the caller meant is how privilege mix-ups start.
+
+A credential that resolved in the last ``GRIDFIX_AUTH_CACHE_TTL_S`` seconds
+(default 5) is answered from this process's :class:`~app.auth.service.PrincipalCache`
+without a query: revocation and deactivation made elsewhere apply within that bound.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ __all__ = [
     "OptionalPrincipal",
     "RiderPrincipal",
     "StaffPrincipal",
+    "build_principal_cache",
     "can_see_office",
     "current_principal",
     "get_settings",
@@ -72,6 +77,12 @@ def get_settings(request: Request) -> Settings:
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
+def build_principal_cache(settings: Settings) -> service.PrincipalCache | None:
+    """The lifespan's principal cache; ``None`` when the TTL setting is 0 (off)."""
+    ttl = settings.auth_cache_ttl_s
+    return service.PrincipalCache(ttl) if ttl > 0 else None
+
+
 def optional_principal(
     request: Request,
     session: DbSession,
@@ -84,8 +95,12 @@ def optional_principal(
     authorization = request.headers.get("Authorization")
     if api_key is not None and authorization is not None:
         raise InvalidToken(f"send either {API_KEY_HEADER} or Authorization, not both")
+    cache: service.PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    if cache is not None:
+        # A revocation made in this request clears this process's entries too.
+        session.info[service.PRINCIPAL_CACHE_INFO] = cache
     if api_key is not None:
-        return service.actor_from_api_key(session, api_key)
+        return service.actor_from_api_key(session, api_key, cache=cache)
     if authorization is None:
         return None
     scheme, _, credentials = authorization.strip().partition(" ")
@@ -95,9 +110,9 @@ def optional_principal(
     scheme = scheme.lower()
     # Many HTTP clients only know Bearer; a key sent that way is still recognised.
     if scheme == "apikey" or (scheme == "bearer" and credentials.startswith(API_KEY_TAG + "_")):
-        return service.actor_from_api_key(session, credentials)
+        return service.actor_from_api_key(session, credentials, cache=cache)
     if scheme == "bearer":
-        return service.actor_from_token(session, settings, credentials)
+        return service.actor_from_token(session, settings, credentials, cache=cache)
     raise InvalidToken("unsupported Authorization scheme; use Bearer or ApiKey")
 
 

@@ -37,6 +37,23 @@ def get_principal_with_office(
     return None if row is None else (row[0], row[1])
 
 
+def get_principal_for_auth(
+    session: Session, principal_id: int
+) -> tuple[Principal, str | None, str | None] | None:
+    """The principal with its office's code and path, in one round trip.
+
+    Only the two office columns a request's identity needs: the office row
+    carries its boundary, which every authenticated request would otherwise load.
+    """
+    stmt = (
+        select(Principal, Office.code, Office.path)
+        .outerjoin(Office, Office.id == Principal.office_id)
+        .where(Principal.id == principal_id)
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
 def get_principal_by_name(session: Session, name: str) -> Principal | None:
     """Names are case-insensitive: stored lower-cased, looked up the same way."""
     stmt = select(Principal).where(Principal.name == normalise_name(name))
@@ -173,16 +190,17 @@ def get_api_key(session: Session, key_id: int) -> ApiKey | None:
 
 def get_api_key_for_auth(
     session: Session, prefix: str
-) -> tuple[ApiKey, Principal, Office | None] | None:
-    """The key with this prefix, its principal and the principal's office: one round trip."""
+) -> tuple[ApiKey, Principal, str | None, str | None] | None:
+    """The key with this prefix, its principal and the code and path of the
+    principal's office: one round trip."""
     stmt = (
-        select(ApiKey, Principal, Office)
+        select(ApiKey, Principal, Office.code, Office.path)
         .join(Principal, Principal.id == ApiKey.principal_id)
         .outerjoin(Office, Office.id == Principal.office_id)
         .where(ApiKey.prefix == prefix)
     )
     row = session.execute(stmt).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def insert_api_key(session: Session, key: ApiKey) -> bool:

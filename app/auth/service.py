@@ -5,10 +5,13 @@ Services flush, never commit: the request's session commits once at the end.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.auth import repository
@@ -28,6 +31,7 @@ from app.auth.security import (
 )
 from app.auth.tokens import decode_token
 from app.config import Settings
+from app.core.cache import TTLCache
 from app.core.db import utcnow
 from app.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from app.grids.models import Office
@@ -142,6 +146,7 @@ def revoke_tokens(session: Session, principal_id: int) -> tuple[Principal, Offic
     """Invalidate every token issued to the principal so far (API keys are unaffected)."""
     if repository.bump_token_version(session, principal_id) is None:
         raise NotFound(f"no principal with id {principal_id}")
+    forget_principal(session, principal_id)
     return get_principal(session, principal_id)
 
 
@@ -199,6 +204,7 @@ def revoke_api_key(session: Session, key_id: int) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
+        forget_principal(session, key.principal_id)
     return key
 
 
@@ -214,35 +220,115 @@ def list_api_keys(
 
 
 # ---------------------------------------------------------------- request identity
-def _actor(principal: Principal, office: Office | None, via: AuthMethod) -> Actor:
+class PrincipalCache:
+    """Callers by credential for a few seconds, so that a dashboard polling with
+    the same token or key skips the principal lookup.
+
+    The bound, stated in the README: a revocation, deactivation, role or office
+    change made anywhere else (another worker, the CLI, SQL) applies within
+    ``ttl_s``; one made through this process (revoke-tokens, revoking a key)
+    applies at once. An entry never outlives its token's expiry, and a refused
+    credential is never kept. Keys are SHA-256 digests, so the cache holds no
+    plaintext credential.
+    """
+
+    def __init__(
+        self, ttl_s: float, max_items: int = 10_000, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_s = ttl_s
+        self._items: TTLCache[bytes, Actor] = TTLCache(ttl_s, max_items, clock=clock)
+
+    @staticmethod
+    def key(kind: AuthMethod, credential: str) -> bytes:
+        return hashlib.sha256(f"{kind}:{credential}".encode()).digest()
+
+    def get(self, key: bytes) -> Actor | None:
+        return self._items.get(key)
+
+    def put(self, key: bytes, actor: Actor, ttl_s: float | None = None) -> None:
+        self._items.put(key, actor, ttl_s)
+
+    def forget_principal(self, principal_id: int) -> int:
+        return self._items.discard_if(lambda _k, actor: actor.id == principal_id)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# Where the request's session carries this process's principal cache (set by the
+# credential dependency), so a revocation in the request can clear it.
+PRINCIPAL_CACHE_INFO = "gridfix.principal_cache"
+
+
+def forget_principal(session: Session, principal_id: int) -> None:
+    """Drop the principal's cached credentials now and again after commit: a
+    concurrent request may have cached the row it read before this change committed."""
+    cache = session.info.get(PRINCIPAL_CACHE_INFO)
+    if not isinstance(cache, PrincipalCache):
+        return
+    cache.forget_principal(principal_id)
+    event.listen(
+        session, "after_commit", lambda _s: cache.forget_principal(principal_id), once=True
+    )
+
+
+def _actor(
+    principal: Principal, office_code: str | None, office_path: str | None, via: AuthMethod
+) -> Actor:
     return Actor(
         id=principal.id,
         name=principal.name,
         role=Role(principal.role),
         office_id=principal.office_id,
-        office_code=office.code if office else None,
-        office_path=office.path if office else None,
+        office_code=office_code,
+        office_path=office_path,
         display_name=principal.display_name,
         via=via,
     )
 
 
-def actor_from_token(session: Session, settings: Settings, token: str) -> Actor:
-    """Verify a bearer token and load its principal; revoked or deactivated → 401."""
+def actor_from_token(
+    session: Session, settings: Settings, token: str, *, cache: PrincipalCache | None = None
+) -> Actor:
+    """Verify a bearer token and load its principal; revoked or deactivated → 401.
+
+    With ``cache``, a token seen in the last few seconds is answered from it: the
+    signature was verified when it was stored, and the entry expires no later
+    than the token.
+    """
+    key = cache.key("token", token) if cache is not None else b""
+    if cache is not None and (hit := cache.get(key)) is not None:
+        return hit
     claims = decode_token(settings, token)
-    found = repository.get_principal_with_office(session, claims.principal_id)
+    found = repository.get_principal_for_auth(session, claims.principal_id)
     if found is None:
         raise InvalidToken("token's principal no longer exists")
-    principal, office = found
+    principal, office_code, office_path = found
     if not principal.active:
         raise InvalidToken("principal is deactivated")
     if principal.token_version != claims.token_version:
         raise InvalidToken("token has been revoked")
-    return _actor(principal, office, "token")
+    actor = _actor(principal, office_code, office_path, "token")
+    if cache is not None:
+        cache.put(key, actor, claims.expires_at.timestamp() - time.time())
+    return actor
 
 
-def actor_from_api_key(session: Session, raw_key: str, *, now: datetime | None = None) -> Actor:
-    """Check an API key in constant time and load its principal; record its use."""
+def actor_from_api_key(
+    session: Session,
+    raw_key: str,
+    *,
+    now: datetime | None = None,
+    cache: PrincipalCache | None = None,
+) -> Actor:
+    """Check an API key in constant time and load its principal; record its use.
+
+    With ``cache``, a key seen in the last few seconds is answered from it; its
+    use is still recorded at least once a minute, since entries live a few seconds.
+    """
+    key_digest = cache.key("api_key", raw_key) if cache is not None else b""
+    if cache is not None and (hit := cache.get(key_digest)) is not None:
+        return hit
     parsed = parse_api_key(raw_key)
     if parsed is None:
         raise InvalidToken("API key is malformed")
@@ -252,7 +338,7 @@ def actor_from_api_key(session: Session, raw_key: str, *, now: datetime | None =
     matches = api_secret_matches(secret, found[0].secret_hash if found else UNKNOWN_KEY_HASH)
     if found is None or not matches:
         raise InvalidToken("API key is not valid")
-    key, principal, office = found
+    key, principal, office_code, office_path = found
     if key.revoked_at is not None:
         raise InvalidToken("API key has been revoked")
     if not principal.active:
@@ -260,7 +346,10 @@ def actor_from_api_key(session: Session, raw_key: str, *, now: datetime | None =
     now = now or utcnow()
     if key.last_used_at is None or key.last_used_at < now - KEY_USE_RESOLUTION:
         repository.touch_api_key(session, key.id, now, older_than=now - KEY_USE_RESOLUTION)
-    return _actor(principal, office, "api_key")
+    actor = _actor(principal, office_code, office_path, "api_key")
+    if cache is not None:
+        cache.put(key_digest, actor)
+    return actor
 
 
 def require_role(actor: Actor, *roles: Role) -> None:

@@ -2,18 +2,21 @@
 
 One transaction per request: the session dependency commits when the endpoint
 returns and rolls back when it raises, before the response is sent. Services
-flush, never commit.
+flush, never commit. Two helpers let read-only paths that are polled often
+spend fewer round trips: :func:`read_now` (one statement, no transaction) and
+:func:`read_snapshot` (several reads, one snapshot).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import DateTime, MetaData, create_engine, event, exc
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -66,7 +69,43 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+# A pooled connection returned this recently is taken as alive without a ping.
+PING_IDLE_S = 10.0
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection on checkout only when it sat idle ``idle_s`` or more.
+
+    ``pool_pre_ping`` pings on every checkout: one more round trip for each
+    request, the price of a 304 poll's only query. Connections die while idle
+    (server restart, idle timeouts, NAT), so those are checked; a dead one raises
+    ``DisconnectionError``, and the pool retries the checkout with a fresh
+    connection. A connection that breaks while in steady use fails its request;
+    SQLAlchemy then recycles every older pooled connection, and ``pool_recycle``
+    bounds any connection's age.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_conn: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("returned_at", 0.0) < idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as err:
+            raise exc.DisconnectionError(f"stale pooled connection: {err}") from err
+
+
+def make_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, ping_idle_s: float = PING_IDLE_S
+) -> Engine:
     """Build the engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -96,14 +135,15 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
             conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
+    _ping_when_idle(engine, ping_idle_s)
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -134,6 +174,44 @@ def mark_writer(session: Session) -> None:
 
 
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def read_now(session: Session) -> Session | Connection:
+    """Where to run a single read statement.
+
+    On PostgreSQL, when the request's transaction has not begun yet, the
+    statement runs outside one (autocommit): a statement is atomic on its own,
+    and the BEGIN and COMMIT round trips would cost more than it does. Else the
+    session itself (SQLite, where transactions are local calls, or a
+    transaction already under way).
+    """
+    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
+
+
+_SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+
+
+def read_snapshot(session: Session) -> bool:
+    """Make the session's following reads see one snapshot of the database.
+
+    PostgreSQL: a REPEATABLE READ, READ ONLY transaction (read-only ones never
+    fail to serialise). What the request did before is committed first: reads
+    made through :func:`read_now`, or the credential check (at most a key's
+    last-use stamp). Returns True when a new snapshot began, so earlier reads
+    must be repeated to belong to it. SQLite: the request's transaction already
+    reads one snapshot (WAL), so nothing changes and it returns False.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    if session.in_transaction():
+        opts = session.connection().get_execution_options()
+        if opts.get("isolation_level") == _SNAPSHOT["isolation_level"]:
+            return False
+        session.commit()
+    session.connection(execution_options=_SNAPSHOT)
+    return True
 
 
 def utcnow() -> datetime:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.categories.models import Category
@@ -40,8 +41,8 @@ class _Sql:
     reuse the same text (PostgreSQL then runs it as a prepared statement) and
     skip SQLAlchemy's per-call construction of wide select lists."""
 
-    def __init__(self, session: Session) -> None:
-        self.conn = session.connection()
+    def __init__(self, source: Session | Connection) -> None:
+        self.conn = source.connection() if isinstance(source, Session) else source
         self.pg = self.conn.dialect.name == "postgresql"
         self.ph = "%s" if self.pg else "?"
         self.params: list[Any] = []
@@ -201,6 +202,53 @@ def hotspot_cells(
         .group_by(c.office_id, c.category_id, gx, gy)
     )
     return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in session.execute(stmt)]
+
+
+HeadRow = tuple[int, str, str, str, str, int]  # office id, code, name, level, path, version
+
+
+@dataclass(slots=True)
+class Head:
+    """What an answer's ETag rests on, from one statement: the category asked
+    about, and the offices asked about with their data versions."""
+
+    category: tuple[int, str] | None  # None: not asked, or no such code
+    offices: list[HeadRow]
+
+
+def head(
+    source: Session | Connection,
+    *,
+    category_code: str | None,
+    office_code: str | None = None,
+    office_id: int | None = None,
+) -> Head:
+    """The category with ``category_code``, and the office with ``office_code``
+    (else with ``office_id``, else every top-level office), each office with its
+    data version: one statement, so a 304 poll costs a single round trip.
+
+    Every lookup is by a unique key or the ``parent_id`` index; the
+    ``(SELECT 1)`` row keeps the answer non-empty when nothing matches.
+    """
+    q = _Sql(source)
+    cat = f"c.code = {q.bind(category_code)}" if category_code is not None else "1 = 0"
+    if office_code is not None:
+        office = f"o.code = {q.bind(office_code)}"
+    elif office_id is not None:
+        office = f"o.id = {q.bind(office_id)}"
+    else:
+        office = "o.parent_id IS NULL"
+    sql = (
+        "SELECT c.id, c.code, o.id, o.code, o.name, o.level, o.path, "  # noqa: S608
+        "COALESCE(v.version, 0) FROM (SELECT 1 AS one) AS x "
+        f"LEFT JOIN categories c ON {cat} LEFT JOIN offices o ON {office} "
+        "LEFT JOIN stats_version v ON v.office_id = o.id ORDER BY o.id"
+    )
+    rows = q.run(sql)
+    first = rows[0]
+    category = (int(first[0]), str(first[1])) if first[0] is not None else None
+    offices = [(int(r[2]), r[3], r[4], r[5], r[6], int(r[7])) for r in rows if r[2] is not None]
+    return Head(category, offices)
 
 
 def versions(

@@ -7,29 +7,35 @@ few seconds; within 5 s the browser reuses its copy without asking, after that
 it revalidates with ``If-None-Match``. The ETag is a hash of the path, the
 query, the caller's scope, ``as_of`` (rounded to a minute) and the data version
 of the offices asked about — a counter the hooks listener bumps with every
-ticket change in their subtree — so a revalidation that finds nothing changed
-costs the credential check plus one primary-key lookup, and answers 304
-without computing anything.
+ticket change in their subtree, in the transaction of the change.
+
+What a poll costs: the credential (usually from the in-process principal
+cache), then one statement that resolves the filters and reads the data
+version (outside a transaction on PostgreSQL). If ``If-None-Match`` matches,
+that is all: 304. Otherwise the answer comes from the in-process answer cache,
+keyed by the endpoint's parameters, the scope, ``as_of`` and the data version —
+exact, since any change to the figures changes the version — already
+serialised. Only a miss computes: inside one REPEATABLE READ, READ ONLY
+snapshot that re-reads the version, so the answer and the version it is
+cached under agree.
 """
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from app.auth.actor import Actor
 from app.auth.dependencies import AppSettings, require_roles
 from app.auth.enums import Role
-from app.config import Settings
 from app.core.db import DbSession, utcnow
 from app.core.errors import InvalidInput, problem_responses
 from app.stats import buckets, periods, queries, schemas, service
+from app.stats.answers import answer, iso
 from app.stats.figures import FIGURE_NAMES, figure_value
-from app.stats.periods import Clock
 
 router = APIRouter(prefix="/stats", tags=["stats"])
 
@@ -51,52 +57,11 @@ FromQ = Annotated[
 ]
 ToQ = Annotated[datetime | None, Query(description="Cohort end (exclusive), a local midnight")]
 
-# Bump when a figure's definition changes, so caches drop answers computed the old way.
-DEFINITIONS = "stats-1"
 MAX_OFFICES = 1000
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     304: {"description": "Nothing changed since the ETag in If-None-Match"},
     **problem_responses(401, 403, 422),
 }
-
-
-def _etag(request: Request, actor: Actor, clk: Clock, version: int, roots: Any) -> str:
-    query = sorted(request.query_params.multi_items())
-    raw = (
-        f"{DEFINITIONS}|{request.url.path}|{query}|{actor.role.value}:{actor.office_id}"
-        f"|{roots}|{int(clk.as_of.timestamp())}|{version}"
-    )
-    return 'W/"' + hashlib.blake2b(raw.encode(), digest_size=12).hexdigest() + '"'
-
-
-def _headers(tag: str, settings: Settings) -> dict[str, str]:
-    return {
-        "ETag": tag,
-        "Cache-Control": f"private, max-age={settings.stats_max_age_s}",
-        "Vary": "Authorization, X-API-Key",
-    }
-
-
-def _not_modified(request: Request, tag: str, settings: Settings) -> Response | None:
-    """A 304 when ``If-None-Match`` names ``tag`` (weak comparison), else None."""
-    header = request.headers.get("if-none-match")
-    if not header:
-        return None
-    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    if "*" in tags or tag.removeprefix("W/") in tags:
-        return Response(status_code=304, headers=_headers(tag, settings))
-    return None
-
-
-def _ok(body: dict[str, Any], tag: str, settings: Settings) -> JSONResponse:
-    return JSONResponse(body, headers=_headers(tag, settings))
-
-
-def _start(
-    session: DbSession, actor: Actor, settings: Settings, office: str | None, category: str | None
-) -> service.Context:
-    clk = service.clock(settings, utcnow())
-    return service.context(session, actor, clk, office=office, category=category)
 
 
 @router.get(
@@ -116,16 +81,26 @@ def summary(
     to: ToQ = None,
 ) -> Response:
     """Every figure for the tickets of your scope (or of ``office``) created in [from, to)."""
-    ctx = _start(session, actor, settings, office, category)
-    cohort = periods.cohort(from_, to, ctx.clock)
-    st = service.state(session, ctx)
-    tag = _etag(request, actor, ctx.clock, st.version, ctx.roots)
-    if (cached := _not_modified(request, tag, settings)) is not None:
-        return cached
-    target = service.base_target(session, ctx)
-    fig = service.compute(session, [(target, ctx.category_id)], cohort, ctx.clock)[0]
-    scope = {**service.scope_json(ctx, st), **cohort.as_json()}
-    return _ok({"scope": scope, "as_of": ctx.clock.as_of.isoformat(), **fig}, tag, settings)
+    clk = service.clock(settings, utcnow())
+    cohort = periods.cohort(from_, to, clk)
+
+    def build(ctx: service.Context, st: service.State) -> dict[str, Any]:
+        target = service.base_target(session, ctx)
+        fig = service.compute(session, [(target, ctx.category_id)], cohort, clk)[0]
+        scope = {**service.scope_json(ctx, st), **cohort.as_json()}
+        return {"scope": scope, "as_of": clk.as_of.isoformat(), **fig}
+
+    return answer(
+        request,
+        session,
+        actor,
+        settings,
+        clk,
+        office=office,
+        category=category,
+        params=(iso(from_), iso(to)),
+        build=build,
+    )
 
 
 SortQ = Annotated[
@@ -171,24 +146,31 @@ def offices(
             f"cannot sort by {sort!r}", errors=[{"field": "sort", "reason": "unknown figure"}]
         )
     clk = service.clock(settings, utcnow())
-    ctx = service.context(
-        session, actor, clk, office=parent, category=category, office_field="parent"
-    )
     cohort = periods.cohort(from_, to, clk)
-    st = service.state(session, ctx)
-    tag = _etag(request, actor, clk, st.version, ctx.roots)
-    if (cached := _not_modified(request, tag, settings)) is not None:
-        return cached
-    rows = service.offices_listing(session, ctx, level=level, limit=MAX_OFFICES)
-    cells = [(service.Target((r[0],)), ctx.category_id) for r in rows]
-    figs = service.compute(session, cells, cohort, clk) if cells else []
-    items = [
-        {"office": {"code": r[1], "name": r[2], "level": r[3]}, **fig}
-        for r, fig in zip(rows, figs, strict=True)
-    ]
-    scope = {**service.scope_json(ctx, st), **cohort.as_json()}
-    body = {"scope": scope, "as_of": clk.as_of.isoformat(), "items": _sort(items, sort, order)}
-    return _ok(body, tag, settings)
+
+    def build(ctx: service.Context, st: service.State) -> dict[str, Any]:
+        rows = service.offices_listing(session, ctx, level=level, limit=MAX_OFFICES)
+        cells = [(service.Target((r[0],)), ctx.category_id) for r in rows]
+        figs = service.compute(session, cells, cohort, clk) if cells else []
+        items = [
+            {"office": {"code": r[1], "name": r[2], "level": r[3]}, **fig}
+            for r, fig in zip(rows, figs, strict=True)
+        ]
+        scope = {**service.scope_json(ctx, st), **cohort.as_json()}
+        return {"scope": scope, "as_of": clk.as_of.isoformat(), "items": _sort(items, sort, order)}
+
+    return answer(
+        request,
+        session,
+        actor,
+        settings,
+        clk,
+        office=parent,
+        category=category,
+        office_field="parent",
+        params=(level, iso(from_), iso(to), sort, order),
+        build=build,
+    )
 
 
 @router.get(
@@ -207,19 +189,27 @@ def categories(
     to: ToQ = None,
 ) -> Response:
     """Every category's figures for your scope (or ``office``), in catalogue order."""
-    ctx = _start(session, actor, settings, office, None)
-    cohort = periods.cohort(from_, to, ctx.clock)
-    st = service.state(session, ctx)
-    tag = _etag(request, actor, ctx.clock, st.version, ctx.roots)
-    if (cached := _not_modified(request, tag, settings)) is not None:
-        return cached
-    target = service.base_target(session, ctx)
-    cats = queries.categories(session)
-    figs = service.compute(session, [(target, cid) for cid, _ in cats], cohort, ctx.clock)
-    items = [{"category": code, **fig} for (_, code), fig in zip(cats, figs, strict=True)]
-    scope = {**service.scope_json(ctx, st), **cohort.as_json()}
-    return _ok(
-        {"scope": scope, "as_of": ctx.clock.as_of.isoformat(), "items": items}, tag, settings
+    clk = service.clock(settings, utcnow())
+    cohort = periods.cohort(from_, to, clk)
+
+    def build(ctx: service.Context, st: service.State) -> dict[str, Any]:
+        target = service.base_target(session, ctx)
+        cats = queries.categories(session)
+        figs = service.compute(session, [(target, cid) for cid, _ in cats], cohort, clk)
+        items = [{"category": code, **fig} for (_, code), fig in zip(cats, figs, strict=True)]
+        scope = {**service.scope_json(ctx, st), **cohort.as_json()}
+        return {"scope": scope, "as_of": clk.as_of.isoformat(), "items": items}
+
+    return answer(
+        request,
+        session,
+        actor,
+        settings,
+        clk,
+        office=office,
+        category=None,
+        params=(iso(from_), iso(to)),
+        build=build,
     )
 
 
@@ -246,20 +236,29 @@ def timeseries(
     ] = None,
 ) -> Response:
     """Events per local day/week (Monday)/month by event time, every bucket present."""
-    ctx = _start(session, actor, settings, office, category)
-    series = periods.series(interval, from_, to, ctx.clock)
-    st = service.state(session, ctx)
-    tag = _etag(request, actor, ctx.clock, st.version, ctx.roots)
-    if (cached := _not_modified(request, tag, settings)) is not None:
-        return cached
-    target = service.base_target(session, ctx)
-    body = {
-        "scope": service.scope_json(ctx, st),
-        "interval": interval,
-        "timezone": ctx.clock.tz.key,
-        "buckets": service.timeseries(session, target, ctx.category_id, series),
-    }
-    return _ok(body, tag, settings)
+    clk = service.clock(settings, utcnow())
+    series = periods.series(interval, from_, to, clk)
+
+    def build(ctx: service.Context, st: service.State) -> dict[str, Any]:
+        target = service.base_target(session, ctx)
+        return {
+            "scope": service.scope_json(ctx, st),
+            "interval": interval,
+            "timezone": clk.tz.key,
+            "buckets": service.timeseries(session, target, ctx.category_id, series),
+        }
+
+    return answer(
+        request,
+        session,
+        actor,
+        settings,
+        clk,
+        office=office,
+        category=category,
+        params=(interval, iso(from_), iso(to)),
+        build=build,
+    )
 
 
 @router.get(
@@ -298,18 +297,27 @@ def hotspots(
             "hotspots show the open backlog as it is now; from/to do not apply",
             errors=[{"field": field, "reason": "not supported by hotspots"}],
         )
-    ctx = _start(session, actor, settings, office, category)
-    st = service.state(session, ctx)
-    tag = _etag(request, actor, ctx.clock, st.version, ctx.roots)
-    if (cached := _not_modified(request, tag, settings)) is not None:
-        return cached
-    target = service.base_target(session, ctx)
-    codes = dict(queries.categories(session))
-    features = service.hotspots(session, target, ctx.category_id, cell_m, codes)
-    body = {
-        "type": "FeatureCollection",
-        "cell_m": cell_m,
-        "as_of": ctx.clock.as_of.isoformat(),
-        "features": features,
-    }
-    return _ok(body, tag, settings)
+    clk = service.clock(settings, utcnow())
+
+    def build(ctx: service.Context, st: service.State) -> dict[str, Any]:
+        target = service.base_target(session, ctx)
+        codes = dict(queries.categories(session))
+        features = service.hotspots(session, target, ctx.category_id, cell_m, codes)
+        return {
+            "type": "FeatureCollection",
+            "cell_m": cell_m,
+            "as_of": clk.as_of.isoformat(),
+            "features": features,
+        }
+
+    return answer(
+        request,
+        session,
+        actor,
+        settings,
+        clk,
+        office=office,
+        category=category,
+        params=(cell_m,),
+        build=build,
+    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
@@ -74,58 +75,71 @@ def _out_of_scope(field: str, code: str) -> InvalidInput:
     )
 
 
-def context(
-    session: Session,
+def resolve(
+    source: Session | Connection,
     actor: Actor,
     clk: Clock,
     *,
     office: str | None,
     category: str | None,
     office_field: str = "office",
-) -> Context:
-    """Resolve the caller's scope and the ``office``/``category`` filters (422 if unusable).
-
-    Costs one query per filter given (and one for an admin's root offices), so a
-    poll answered with 304 stays cheap.
-    """
+) -> tuple[Context, State]:
+    """Resolve the caller's scope and the ``office``/``category`` filters (422 if
+    unusable), with the data version the answer's ETag rests on: one statement."""
     scope = scope_filter(actor)
     if scope.nothing:
         raise Forbidden("your account has no office, so no statistics are in your scope")
-    cat = None
-    if category is not None:
-        cat = queries.category_by_code(session, category)
-        if cat is None:
-            raise InvalidInput(
-                f"unknown category {category!r}",
-                errors=[{"field": "category", "reason": "unknown category"}],
-            )
-    exact = scope.office_id is not None
     if office is not None:
-        row = queries.office_by_code(session, office)
-        if row is None or not scope.allows(row[0], row[4]):
+        head = queries.head(source, category_code=category, office_code=office)
+    elif scope.everything:
+        head = queries.head(source, category_code=category)
+    else:
+        head = queries.head(source, category_code=category, office_id=actor.office_id)
+    if category is not None and head.category is None:
+        raise InvalidInput(
+            f"unknown category {category!r}",
+            errors=[{"field": "category", "reason": "unknown category"}],
+        )
+    exact = scope.office_id is not None
+    rows = head.offices
+    if office is not None:
+        if not rows or not scope.allows(rows[0][0], rows[0][4]):
             raise _out_of_scope(office_field, office)
-        return Context(actor, clk, row[0], row[4], (row[0],), exact, cat)
-    if scope.everything:
-        roots = tuple(r[0] for r in queries.root_offices(session))
-        return Context(actor, clk, None, None, roots, False, cat)
-    assert actor.office_id is not None
-    return Context(actor, clk, actor.office_id, actor.office_path, (actor.office_id,), exact, cat)
+        ctx = Context(actor, clk, rows[0][0], rows[0][4], (rows[0][0],), exact, head.category)
+    elif scope.everything:
+        ctx = Context(actor, clk, None, None, tuple(r[0] for r in rows), False, head.category)
+    else:
+        own = actor.office_id
+        assert own is not None  # not nothing, not everything: an office-scoped role
+        path = rows[0][4] if rows else actor.office_path
+        ctx = Context(actor, clk, own, path, (own,), exact, head.category)
+    version = sum(r[5] for r in rows)
+    shown = (rows[0][1], rows[0][2], rows[0][3]) if ctx.office_id is not None and rows else None
+    return ctx, State(version, shown)
 
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """What the ETag rests on, read in one query: the data version of the offices
-    asked about, and (for the answer) the office itself."""
+    """What the ETag rests on: the data version of the offices asked about, and
+    (for the answer) the office itself."""
 
     version: int
     office: tuple[str, str, str] | None
 
 
-def state(session: Session, ctx: Context) -> State:
-    if not ctx.roots:
-        return State(0, None)
-    version, office = queries.versions(session, ctx.roots)
-    return State(version, office if ctx.office_id is not None else None)
+def cache_key(ctx: Context, st: State) -> tuple[object, ...]:
+    """Everything a computed answer depends on besides the endpoint's own
+    parameters: which rows it sums, the office shown, ``as_of`` and the data version.
+    Not who asked: two viewers of one office share answers."""
+    return (
+        ctx.roots,
+        ctx.exact,
+        ctx.office_id,
+        ctx.category,
+        st.office,
+        ctx.clock.as_of,
+        st.version,
+    )
 
 
 def scope_json(ctx: Context, st: State) -> dict[str, Any]:

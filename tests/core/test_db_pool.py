@@ -1,0 +1,78 @@
+"""Connection handling in app.core.db: ping only idle pooled connections (a dead
+one is replaced, not handed out), single reads outside a transaction, and
+read snapshots."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import exc, text
+
+from app.core.db import make_engine, make_sessionmaker, read_now, read_snapshot
+
+
+def _kill_pooled_backend(engine) -> None:
+    """Terminate the server side of the engine's (one) pooled connection."""
+    with engine.connect() as c:
+        pid = c.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    killer = make_engine(str(engine.url.render_as_string(hide_password=False)), pool_size=1)
+    with killer.connect() as k:
+        assert k.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+    killer.dispose()
+
+
+def test_an_idle_dead_connection_is_replaced_on_checkout(postgis_url):
+    engine = make_engine(postgis_url, pool_size=1, ping_idle_s=0.0)  # every checkout is "idle"
+    try:
+        _kill_pooled_backend(engine)
+        with engine.connect() as c:  # pinged, found dead, replaced: no error
+            assert c.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_recently_used_connection_is_not_pinged(postgis_url):
+    engine = make_engine(postgis_url, pool_size=1, ping_idle_s=3600.0)
+    try:
+        _kill_pooled_backend(engine)
+        # Not pinged, so its death shows on use; SQLAlchemy then drops the pool's
+        # older connections and the next request gets a fresh one.
+        with pytest.raises(exc.OperationalError), engine.connect() as c:
+            c.execute(text("SELECT 1"))
+        with engine.connect() as c:
+            assert c.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_read_now_runs_outside_a_transaction_on_postgresql(postgis_url):
+    engine = make_engine(postgis_url, pool_size=1)
+    try:
+        with make_sessionmaker(engine)() as s:
+            conn = read_now(s)
+            assert conn is not s
+            # No transaction: each statement gets its own id.
+            a = conn.execute(text("SELECT txid_current()")).scalar_one()
+            b = conn.execute(text("SELECT txid_current()")).scalar_one()
+            assert a != b
+            assert read_snapshot(s) is True  # leaves autocommit, opens a snapshot
+            iso = s.execute(text("SHOW transaction_isolation")).scalar_one()
+            ro = s.execute(text("SHOW transaction_read_only")).scalar_one()
+            assert (iso, ro) == ("repeatable read", "on")
+            assert read_snapshot(s) is False  # already in one
+            s.commit()
+        with make_sessionmaker(engine)() as s:  # the pooled connection is back to normal
+            s.execute(text("SELECT 1"))
+            assert s.execute(text("SHOW transaction_isolation")).scalar_one() == "read committed"
+            assert s.execute(text("SHOW transaction_read_only")).scalar_one() == "off"
+    finally:
+        engine.dispose()
+
+
+def test_read_helpers_keep_the_transaction_on_sqlite(sqlite_url):
+    engine = make_engine(sqlite_url)
+    try:
+        with make_sessionmaker(engine)() as s:
+            assert read_now(s) is s
+            assert read_snapshot(s) is False
+    finally:
+        engine.dispose()
