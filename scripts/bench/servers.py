@@ -80,26 +80,25 @@ class Server:
         self.log.close()
 
 
-def peak_rss_mb(pid: int) -> float:
-    """Peak resident memory of a process (VmHWM), in MiB."""
+def _status_mb(pid: int, field: str) -> float:
+    """A memory field of /proc/PID/status (kB there), in MiB; NaN once the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return float("nan")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """Peak resident memory of a process (VmHWM), in MiB."""
+    return _status_mb(pid, "VmHWM")
 
 
 def rss_mb(pid: int) -> float:
     """Current resident memory of a process (VmRSS), in MiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+    return _status_mb(pid, "VmRSS")
 
 
 def gridfix_server(
