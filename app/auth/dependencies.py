@@ -16,14 +16,15 @@ without a query: revocation and deactivation made elsewhere apply within that bo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from app.auth import service
-from app.auth.actor import Actor
+from app.auth.actor import Actor, AuthMethod
 from app.auth.enums import Role
 from app.auth.exceptions import InvalidToken
 from app.auth.scope import Scope, can_see_office, office_ids_visible, scope_filter
@@ -69,7 +70,7 @@ _api_key_scheme = APIKeyHeader(
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -83,24 +84,14 @@ def build_principal_cache(settings: Settings) -> service.PrincipalCache | None:
     return service.PrincipalCache(ttl) if ttl > 0 else None
 
 
-def optional_principal(
-    request: Request,
-    session: DbSession,
-    settings: AppSettings,
-    _bearer: Annotated[str | None, Depends(_oauth2_scheme)],
-    _api_key: Annotated[str | None, Depends(_api_key_scheme)],
-) -> Actor | None:
-    """The caller, or ``None`` when no credential was sent. A bad credential is a 401."""
+def _credential(request: Request) -> tuple[AuthMethod, str] | None:
+    """Which credential the request carries, and its text; None when it sends none."""
     api_key = request.headers.get(API_KEY_HEADER)
     authorization = request.headers.get("Authorization")
     if api_key is not None and authorization is not None:
         raise InvalidToken(f"send either {API_KEY_HEADER} or Authorization, not both")
-    cache: service.PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
-    if cache is not None:
-        # A revocation made in this request clears this process's entries too.
-        session.info[service.PRINCIPAL_CACHE_INFO] = cache
     if api_key is not None:
-        return service.actor_from_api_key(session, api_key, cache=cache)
+        return "api_key", api_key
     if authorization is None:
         return None
     scheme, _, credentials = authorization.strip().partition(" ")
@@ -110,13 +101,44 @@ def optional_principal(
     scheme = scheme.lower()
     # Many HTTP clients only know Bearer; a key sent that way is still recognised.
     if scheme == "apikey" or (scheme == "bearer" and credentials.startswith(API_KEY_TAG + "_")):
-        return service.actor_from_api_key(session, credentials, cache=cache)
+        return "api_key", credentials
     if scheme == "bearer":
-        return service.actor_from_token(session, settings, credentials, cache=cache)
+        return "token", credentials
     raise InvalidToken("unsupported Authorization scheme; use Bearer or ApiKey")
 
 
-def current_principal(actor: Annotated[Actor | None, Depends(optional_principal)]) -> Actor:
+async def optional_principal(
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    _bearer: Annotated[str | None, Depends(_oauth2_scheme)],
+    _api_key: Annotated[str | None, Depends(_api_key_scheme)],
+) -> Actor | None:
+    """The caller, or ``None`` when no credential was sent. A bad credential is a 401.
+
+    A credential in the principal cache is answered on the event loop; only a
+    lookup (a query, perhaps a key's last-use stamp) goes to a worker thread.
+    """
+    found = _credential(request)
+    if found is None:
+        return None
+    kind, credential = found
+    cache: service.PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    if cache is not None:
+        # A revocation made in this request clears this process's entries too.
+        session.info[service.PRINCIPAL_CACHE_INFO] = cache
+        if (hit := cache.get(cache.key(kind, credential))) is not None:
+            return hit
+    if kind == "api_key":
+        return await run_in_threadpool(service.actor_from_api_key, session, credential, cache=cache)
+    return await run_in_threadpool(
+        service.actor_from_token, session, settings, credential, cache=cache
+    )
+
+
+async def current_principal(
+    actor: Annotated[Actor | None, Depends(optional_principal)],
+) -> Actor:
     """The caller; 401 when no credential was sent."""
     if actor is None:
         raise Unauthorized("authentication required: send a bearer token or an API key")
@@ -127,7 +149,7 @@ OptionalPrincipal = Annotated[Actor | None, Depends(optional_principal)]
 CurrentPrincipal = Annotated[Actor, Depends(current_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
+def require_roles(*roles: Role) -> Callable[[Actor], Coroutine[Any, Any, Actor]]:
     """Dependency factory: the caller if their role is one of ``roles``, else 403.
 
     ``actor: Annotated[Actor, Depends(require_roles(Role.officer, Role.supervisor))]``
@@ -135,7 +157,7 @@ def require_roles(*roles: Role) -> Callable[[Actor], Actor]:
     if not roles:
         raise ValueError("require_roles needs at least one role")
 
-    def dependency(actor: CurrentPrincipal) -> Actor:
+    async def dependency(actor: CurrentPrincipal) -> Actor:
         service.require_role(actor, *roles)
         return actor
 
@@ -148,7 +170,7 @@ StaffPrincipal = Annotated[Actor, Depends(require_roles(Role.officer, Role.super
 RiderPrincipal = Annotated[Actor, Depends(require_roles(Role.rider))]
 
 
-def current_scope(actor: CurrentPrincipal) -> Scope:
+async def current_scope(actor: CurrentPrincipal) -> Scope:
     return Scope(actor)
 
 

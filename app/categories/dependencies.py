@@ -19,7 +19,7 @@ def _is_admin(actor: Actor | None) -> bool:
     return actor is not None and actor.has_role(Role.admin)
 
 
-def _include_retired(
+async def _include_retired(
     actor: OptionalPrincipal,
     include_retired: Annotated[
         bool, Query(description="Also list retired categories (admins only).")

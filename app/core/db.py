@@ -10,10 +10,12 @@ spend fewer round trips: :func:`read_now` (one statement, no transaction) and
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, create_engine, event, exc
 from sqlalchemy.engine import Connection, Engine
@@ -150,18 +152,45 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session, one transaction per request: commit on success, roll back on error."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session, one transaction per request: commit on success, roll back on error.
+
+    Async on purpose: making a session does no I/O, so it happens on the event
+    loop, and only a session that has work to end (a transaction, pending
+    objects) goes to a worker thread to commit or roll back. A sync generator
+    would cost two thread hand-offs on every request, a large share of a cheap
+    one such as a 304 poll. Ending the session takes its own limiter, so it
+    never waits for a worker thread held by a request that is itself waiting for
+    a pooled connection (the deadlock FastAPI's own sync dependencies avoid the
+    same way).
+    """
     factory: sessionmaker[Session] = request.app.state.sessionmaker
-    with factory() as session:
-        if request.method in WRITE_METHODS:
-            mark_writer(session)
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    session = factory()
+    try:
+        if request.method in WRITE_METHODS and session.get_bind().dialect.name == "sqlite":
+            await anyio.to_thread.run_sync(mark_writer, session)  # may wait for the lock
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await _end(session, commit=False)
+        raise
+    with anyio.CancelScope(shield=True):
+        await _end(session, commit=True)
+
+
+async def _end(session: Session, *, commit: bool) -> None:
+    if not (session.in_transaction() or session.new or session.dirty or session.deleted):
+        session.close()  # nothing begun: no I/O
+        return
+
+    def end() -> None:
+        with session:
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+
+    await anyio.to_thread.run_sync(end, limiter=anyio.CapacityLimiter(1))
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

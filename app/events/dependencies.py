@@ -24,7 +24,7 @@ EventReader = Annotated[
 ]
 
 
-def get_runtime(request: Request) -> EventsRuntime:
+async def get_runtime(request: Request) -> EventsRuntime:
     runtime: EventsRuntime = request.app.state.events
     return runtime
 

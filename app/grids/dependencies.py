@@ -11,7 +11,7 @@ from app.grids.models import Office
 from app.grids.service import GridRouter
 
 
-def _grid_router(request: Request) -> GridRouter:
+async def _grid_router(request: Request) -> GridRouter:
     router: GridRouter = request.app.state.grid_router
     return router
 

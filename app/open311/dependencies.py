@@ -30,7 +30,7 @@ class Open311State:
     intake_settings: Settings
 
 
-def _state(request: Request) -> Open311State:
+async def _state(request: Request) -> Open311State:
     state: Open311State = request.app.state.open311
     return state
 
@@ -38,14 +38,14 @@ def _state(request: Request) -> Open311State:
 State = Annotated[Open311State, Depends(_state)]
 
 
-def _config(state: State) -> Open311Config:
+async def _config(state: State) -> Open311Config:
     return state.config
 
 
 Config = Annotated[Open311Config, Depends(_config)]
 
 
-def _format(
+async def _format(
     fmt: Annotated[str, Path(description="`xml` (the spec's required format) or `json`")],
 ) -> Format:
     try:
@@ -70,7 +70,7 @@ def check_jurisdiction(config: Open311Config, given: str | None) -> None:
         )
 
 
-def _jurisdiction(
+async def _jurisdiction(
     config: Config,
     jurisdiction_id: Annotated[
         str | None, Query(max_length=255, description="Checked when the server names one")

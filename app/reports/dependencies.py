@@ -18,7 +18,7 @@ from app.reports.models import Report
 from app.tickets import repository as tickets_repo
 
 
-def _worker(request: Request) -> DerivativeWorker:
+async def _worker(request: Request) -> DerivativeWorker:
     worker: DerivativeWorker = request.app.state.derivative_worker
     return worker
 
@@ -26,7 +26,7 @@ def _worker(request: Request) -> DerivativeWorker:
 Worker = Annotated[DerivativeWorker, Depends(_worker)]
 
 
-def _session_factory(request: Request) -> sessionmaker[Session]:
+async def _session_factory(request: Request) -> sessionmaker[Session]:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     return factory
 
