@@ -317,6 +317,9 @@ def queue_page(
         conds.append(_after(keys, after))
     order = [getattr(Ticket, c).desc() if d else getattr(Ticket, c).asc() for c, d in keys]
     stmt = select(*QUEUE_COLUMNS)
+    # Plain rows, so the Core connection runs it: the ORM's result machinery
+    # (identity map, loader states) would only add per-row work to a page.
+    conn = session.connection()
     if ids is None:
         pass
     elif len(ids) == 1:
@@ -347,10 +350,10 @@ def queue_page(
             .subquery("page")
         )
         stmt = stmt.join(merged, merged.c.id == Ticket.id)
-        return list(session.execute(stmt.order_by(*order)))
+        return list(conn.execute(stmt.order_by(*order)))
     else:
         stmt = stmt.where(Ticket.office_id.in_(ids))
-    return list(session.execute(stmt.where(*conds).order_by(*order).limit(limit)))
+    return list(conn.execute(stmt.where(*conds).order_by(*order).limit(limit)))
 
 
 def _after(keys: tuple[tuple[str, bool], ...], after: dict[str, Any]) -> ColumnElement[bool]:

@@ -19,13 +19,15 @@ from fastapi import (
     Request,
     UploadFile,
 )
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic_core import to_json
+from sqlalchemy.orm import Session
 
 from app.auth.actor import Actor
 from app.auth.dependencies import AppSettings, CurrentPrincipal, require_roles
 from app.auth.enums import Role
-from app.auth.scope import scope_filter
+from app.auth.scope import OfficeScope, scope_filter
 from app.categories import repository as categories_repo
 from app.categories.models import Category
 from app.core.db import DbSession, utcnow
@@ -51,7 +53,7 @@ Staff = Annotated[Actor, Depends(require_roles(Role.officer, Role.supervisor, Ro
 MAX_PAGE = 100
 
 
-def _names(request: Request) -> views.NameCache:
+async def _names(request: Request) -> views.NameCache:
     cache: views.NameCache = request.app.state.name_cache
     return cache
 
@@ -91,7 +93,32 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     return parts[0], parts[1], parts[2], parts[3]
 
 
-def _queue_filter(
+def _resolve_codes(
+    session: Session, scope: OfficeScope, office: str | None, category_codes: tuple[str, ...]
+) -> tuple[str | None, tuple[int, ...]]:
+    """The path of the office asked about (in scope) and the ids of the categories."""
+    office_path = None
+    if office is not None:
+        o = grids_repo.get_by_code(session, office)
+        if o is None or not scope.allows(o.id, o.path):
+            raise InvalidInput(
+                f"no office {office!r} in your scope",
+                errors=[{"field": "office", "reason": "unknown or out of scope"}],
+            )
+        office_path = o.path
+    cat_ids: tuple[int, ...] = ()
+    for code in category_codes:
+        c = categories_repo.get_by_code(session, code)
+        if c is None:
+            raise InvalidInput(
+                f"unknown category {code!r}",
+                errors=[{"field": "category", "reason": "unknown category"}],
+            )
+        cat_ids += (c.id,)
+    return office_path, cat_ids
+
+
+async def _queue_filter(
     session: DbSession,
     actor: Staff,
     status: Annotated[str | None, Query(max_length=200, description="Comma list")] = None,
@@ -109,26 +136,17 @@ def _queue_filter(
         str | None, Query(max_length=100, description="min_lon,min_lat,max_lon,max_lat")
     ] = None,
 ) -> repository.QueueFilter:
-    """The queue's filters from the query string, checked against the caller's scope."""
+    """The queue's filters from the query string, checked against the caller's scope.
+
+    Async: only office and category codes need the database, and only they go
+    to a worker thread."""
     scope = scope_filter(actor)
-    office_path = None
-    if office is not None:
-        o = grids_repo.get_by_code(session, office)
-        if o is None or not scope.allows(o.id, o.path):
-            raise InvalidInput(
-                f"no office {office!r} in your scope",
-                errors=[{"field": "office", "reason": "unknown or out of scope"}],
-            )
-        office_path = o.path
+    office_path: str | None = None
     cat_ids: tuple[int, ...] = ()
-    for code in _csv(category, "category"):
-        c = categories_repo.get_by_code(session, code)
-        if c is None:
-            raise InvalidInput(
-                f"unknown category {code!r}",
-                errors=[{"field": "category", "reason": "unknown category"}],
-            )
-        cat_ids += (c.id,)
+    codes = _csv(category, "category")
+    if office is not None or codes:
+        found = await run_in_threadpool(_resolve_codes, session, scope, office, codes)
+        office_path, cat_ids = found
     for name, value in (("created_from", created_from), ("created_to", created_to)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(
