@@ -17,9 +17,12 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, func, select
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
+from sqlalchemy.pool import Pool
 
 from app.grids.models import Office
 from app.stats.contrib import FLOW_KINDS, Deltas, path_ids
@@ -32,6 +35,7 @@ from app.stats.models import (
     stats_hotspot,
     stats_version,
 )
+from app.tickets import hooks
 from app.tickets.models import TicketEvent
 
 _KEYS: dict[str, tuple[str, ...]] = {
@@ -113,6 +117,14 @@ def apply(session: Session, deltas: Deltas, bump: Iterable[int]) -> None:
 
     On PostgreSQL every upsert of one change travels in a single statement
     (data-modifying ``WITH`` parts), so the listener costs one round trip.
+
+    The rows of a district, of the city and of "all categories" are shared by
+    every change under them: whoever writes them holds their locks until
+    commit, and the next change waits. So when the request allows it
+    (:func:`app.tickets.hooks.defer`), the statement is not run now but sent
+    with the COMMIT in one pipelined round trip (:func:`_write_with_commit`):
+    the locks are then held for the server's time only, never while the
+    request's thread waits for the interpreter between two statements.
     """
     conn = session.connection()
     dialect = conn.dialect.name
@@ -121,14 +133,54 @@ def apply(session: Session, deltas: Deltas, bump: Iterable[int]) -> None:
         statements += _upserts(dialect, table, rows)
     versions: list[Row] = [((o,), {"version": 1}) for o in sorted(set(bump))]
     statements += _upserts(dialect, stats_version, versions)
-    if dialect != "postgresql" or len(statements) == 1:
+    if dialect != "postgresql":
         for sql, params in statements:
             conn.exec_driver_sql(sql, tuple(params))
         return
-    parts = ", ".join(f"u{i} AS ({sql})" for i, (sql, _) in enumerate(statements))
-    conn.exec_driver_sql(
-        f"WITH {parts} SELECT 1", tuple(p for _, params in statements for p in params)
-    )
+    if len(statements) > 1:
+        parts = ", ".join(f"u{i} AS ({sql})" for i, (sql, _) in enumerate(statements))
+        statements = [(f"WITH {parts} SELECT 1", [p for _, ps in statements for p in ps])]
+    sql, params = statements[0]
+    if session.info.get(hooks.UNTIL_COMMIT):
+        conn.info.setdefault(_AT_COMMIT, []).append((sql, tuple(params)))
+    else:
+        conn.exec_driver_sql(sql, tuple(params))
+
+
+_AT_COMMIT = "gridfix.stats.at_commit"  # Connection.info: rollup writes to send with COMMIT
+
+
+def _write_with_commit(conn: Connection) -> None:
+    """Before SQLAlchemy commits: send the held rollup writes and the COMMIT in one
+    pipeline. SQLAlchemy's own COMMIT that follows finds no transaction and
+    sends nothing. Errors surface as SQLAlchemy's, like any statement's."""
+    pending = conn.info.pop(_AT_COMMIT, None)
+    if not pending:
+        return
+    raw: Any = conn.connection.dbapi_connection
+    try:
+        with raw.pipeline():
+            for sql, params in pending:
+                raw.execute(sql, params)
+            raw.commit()
+    except Exception as exc:
+        dbapi = conn.dialect.loaded_dbapi
+        raise DBAPIError.instance(
+            pending[0][0], None, exc, dbapi.Error, dialect=conn.dialect
+        ) from exc
+
+
+def _drop_held(conn: Connection, *_: object) -> None:
+    conn.info.pop(_AT_COMMIT, None)
+
+
+def _drop_held_on_reset(_dbapi_conn: Any, record: Any, *_: object) -> None:
+    record.info.pop(_AT_COMMIT, None)  # a connection back in the pool holds nothing
+
+
+sa_event.listen(Engine, "commit", _write_with_commit)
+sa_event.listen(Engine, "rollback", _drop_held)
+sa_event.listen(Pool, "reset", _drop_held_on_reset)
 
 
 def bump_versions(session: Session, office_ids: Sequence[int]) -> None:

@@ -52,6 +52,9 @@ class TicketSnapshot:
 Listener = Callable[[Session, TicketSnapshot | None, TicketSnapshot, TicketEvent], None]
 _LISTENERS: list[Listener] = []
 _DEFERRED = "gridfix.tickets.hooks.deferred"  # Session.info: changes waiting for listeners
+# Session.info: set by :func:`defer`; listeners may then hold writes to rows every
+# change shares until the commit itself (see ``app.stats.repository.apply``).
+UNTIL_COMMIT = "gridfix.tickets.hooks.until_commit"
 
 
 def register(listener: Listener) -> Listener:
@@ -79,8 +82,11 @@ def changed(
 
 def defer(session: Session) -> None:
     """Queue this session's changes for the listeners until :func:`run_deferred`
-    (or the commit, whichever comes first)."""
+    (or the commit, whichever comes first), and let listeners send their writes
+    to shared rows with the COMMIT itself. Only for a request that reads nothing
+    those listeners write after its change."""
     session.info.setdefault(_DEFERRED, [])
+    session.info[UNTIL_COMMIT] = True
 
 
 def run_deferred(session: Session) -> None:
@@ -95,7 +101,13 @@ def _discard(session: Session, *_: object) -> None:
     session.info.pop(_DEFERRED, None)
 
 
+def _end(session: Session, *_: object) -> None:
+    session.info.pop(UNTIL_COMMIT, None)
+
+
 # Before the commit's final flush, so listeners' writes are part of it; a
 # rollback drops what was queued with the changes it undid.
 sa_event.listen(Session, "before_commit", run_deferred)
 sa_event.listen(Session, "after_rollback", _discard)
+sa_event.listen(Session, "after_commit", _end)
+sa_event.listen(Session, "after_rollback", _end)
