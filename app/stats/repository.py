@@ -56,7 +56,8 @@ Row = tuple[tuple[Any, ...], dict[str, int]]  # key values, changed counters
 
 @lru_cache(maxsize=512)
 def _upsert_sql(dialect: str, table: str, cols: tuple[str, ...], nrows: int) -> str:
-    """``INSERT … VALUES (…) × nrows ON CONFLICT (key) DO UPDATE SET c = c + excluded.c``.
+    """``INSERT … VALUES (…) × nrows ON CONFLICT (key) DO UPDATE SET c = c + excluded.c``
+    (SQLite; PostgreSQL uses :func:`_upsert_unnest_sql`).
 
     Built by hand and cached: SQLAlchemy would compile a statement of this size
     (hundreds of parameters) anew for every change, which costs more than running it.
@@ -67,6 +68,23 @@ def _upsert_sql(dialect: str, table: str, cols: tuple[str, ...], nrows: int) -> 
     sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in cols)
     return (
         f"INSERT INTO {table} ({', '.join((*keys, *cols))}) VALUES {', '.join([row] * nrows)} "  # noqa: S608
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+    )
+
+
+@lru_cache(maxsize=512)
+def _upsert_unnest_sql(table: str, cols: tuple[str, ...]) -> str:
+    """PostgreSQL: the same upsert with one array parameter a column, the rows
+    unnested in key order. Its text and parameter count depend on the table and
+    the counters changed, not on the number of rows: short enough for psycopg to
+    cache its parsing, and the same text each time, so the server prepares it."""
+    keys = _KEYS.get(table, ("office_id",))
+    names = (*keys, *cols)
+    arrays = ", ".join(f"%s::{'text' if k == 'grain' else 'int'}[]" for k in names)
+    sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in cols)
+    return (
+        f"INSERT INTO {table} ({', '.join(names)}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+        f"AS r({', '.join(names)}) ORDER BY {', '.join(keys)} "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     )
 
@@ -85,6 +103,10 @@ def _upserts(dialect: str, table: Table, rows: list[Row]) -> list[Statement]:
     rows = sorted(rows, key=lambda r: r[0])
     used = {c for _, values in rows for c in values}
     cols = tuple(c for c in _VALUE_COLS[table.name] if c in used)
+    if dialect == "postgresql":
+        columns = [list(k) for k in zip(*(key for key, _ in rows), strict=True)]
+        columns += [[values.get(c, 0) for _, values in rows] for c in cols]
+        return [(_upsert_unnest_sql(table.name, cols), columns)]
     out = []
     for i in range(0, len(rows), _CHUNK):
         chunk = rows[i : i + _CHUNK]
