@@ -39,7 +39,7 @@ from rich.console import Console
 
 from scripts.bench import ceilings, issues, report, stage
 from scripts.bench.fill import fill
-from scripts.bench.mix import SINGLE_OPS, drive_in_process
+from scripts.bench.mix import COMPUTED_OPS, LATENCY_OPS, ONE_CLIENT, SINGLE_OPS, drive_in_process
 from scripts.bench.servers import HEALTHCHECK_S, Server, free_port, gridfix_server, peak_rss_mb
 
 PHASES = ("ceilings", "alone", "mix", "issues")
@@ -96,9 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def start_service(be: stage.Backend, workers: int) -> Server:
+def start_service(be: stage.Backend, workers: int, **extra_env: str) -> Server:
     port = free_port()
-    env = be.env | {"GRIDFIX_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    env = be.env | {"GRIDFIX_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"} | extra_env
     server = gridfix_server(env, workers=workers, port=port, healthcheck_s=HEALTHCHECK_S)
     try:
         server.wait_ready("/readyz", timeout=120)
@@ -127,6 +127,35 @@ def alone(
         console.print(f"  {op} …", highlight=False)
         rows += drive_in_process(people, spec)["rows"]
     return rows
+
+
+def one_client(
+    server: Server,
+    people: stage.People,
+    ops: tuple[str, ...],
+    args: argparse.Namespace,
+    **extra: Any,
+) -> list[dict[str, Any]]:
+    """Latency of one request at a time: a single client, back to back. (Under the
+    closed loop of --concurrency clients a request's latency is mostly its wait
+    for the two cores, which the throughput rows already tell.)"""
+    rows: list[dict[str, Any]] = []
+    for op in ops:
+        spec = {"url": server.url, "ops": op, "concurrency": 1, "duration": args.duration}
+        console.print(f"  {op}, 1 client …", highlight=False)
+        for r in drive_in_process(people, spec | extra)["rows"]:
+            rows.append(r | {"name": f"{r['name']}{ONE_CLIENT}"})
+    return rows
+
+
+def computed(be: stage.Backend, people: stage.People, args: argparse.Namespace) -> list[Any]:
+    """Statistics computed from the rollups on every request: a server whose
+    answer cache is off, so each poll costs what a poll after a change costs."""
+    server = start_service(be, args.workers, GRIDFIX_STATS_CACHE_ITEMS="0")
+    try:
+        return alone(server, people, COMPUTED_OPS, args)
+    finally:
+        server.stop()
 
 
 def accept_pool(be: stage.Backend, people: stage.People, limit: int) -> list[tuple[int, int, str]]:
@@ -198,6 +227,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 rows = alone(server, people, ("stats summary", "stats offices"), args)
             finally:
                 server.stop()
+            rows += computed(be, people, args)
             result["rows"] += report.with_ratios(rows, result["ceilings"], f"alone @{args.small:,}")
         result["seeding"][args.tickets] = fill(engine, args.tickets, console)
         engine.dispose()
@@ -207,6 +237,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if "alone" in args.phases:
                 console.print(f"[bold]each operation alone @{args.tickets:,} tickets[/]")
                 rows = alone(server, people, SINGLE_OPS, args, accept_pool=pool)
+                # The second half of the pool: tickets the closed loop above did not reach.
+                rest = pool[len(pool) // 2 :]
+                rows += one_client(server, people, LATENCY_OPS, args, accept_pool=rest)
                 phase = f"alone @{args.tickets:,}"
                 result["rows"] += report.with_ratios(rows, result["ceilings"], phase)
             if "mix" in args.phases:
@@ -232,6 +265,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
         finally:
             server.stop()
+        if "alone" in args.phases:  # after the mix, so one server runs at a time
+            rows = computed(be, people, args)
+            phase = f"alone @{args.tickets:,}"
+            result["rows"] += report.with_ratios(rows, result["ceilings"], phase)
         pg_url = args.pg_url or stage.pg_admin_url() or stage.DEFAULT_PG_URL
     if "issues" in args.phases:
         result["issues"] = issues.run_all(

@@ -25,7 +25,7 @@ from rich.progress import (
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from scripts.bench.seed import STATUS_MIX
+from scripts.bench.seed import QUIET_H, RESOLVED_AFTER_H, STATUS_MIX
 
 CHUNK = 50_000
 
@@ -109,7 +109,11 @@ def _sqlite_chunk(engine: Engine, offset: int, k: int) -> None:
             lon = o.min_lon + rng.random() * (o.max_lon - o.min_lon)
             u = rng.random()
             status = next((st for cut, st in cuts if u < cut), "closed")
+            if status == "resolved" and created < now - timedelta(hours=QUIET_H + RESOLVED_AFTER_H):
+                status = "closed"  # as the auto-close job would have left it
             done = status in ("resolved", "closed")
+            due = created + timedelta(hours=cat.sla_hours)
+            overdue = status in ("new", "accepted", "in_progress") and due < now
             reports.append(
                 {
                     "id": i,
@@ -142,9 +146,10 @@ def _sqlite_chunk(engine: Engine, offset: int, k: int) -> None:
                     "route_distance_m": 0.0,
                     "candidate_office_ids": [],
                     "needs_attention": False,
-                    "due_at": created + timedelta(hours=cat.sla_hours),
+                    "due_at": due,
+                    "escalated_at": due if overdue else None,  # as the overdue job would
                     "first_response_at": created + timedelta(hours=2) if status != "new" else None,
-                    "resolved_at": created + timedelta(hours=20) if done else None,
+                    "resolved_at": created + timedelta(hours=RESOLVED_AFTER_H) if done else None,
                     "closed_at": created + timedelta(hours=30)
                     if status in ("closed", "rejected")
                     else None,

@@ -2,7 +2,12 @@
 code paths, then many tickets with plain SQL (minutes, not hours, for a million).
 
 The tickets are realistic in shape (statuses, categories, ages, due times,
-locations inside their office's bounding box), not in spatial precision.
+locations inside their office's bounding box), not in spatial precision. They are
+seeded in the state the scheduled jobs keep a live system in (see
+``app.tickets.jobs``): resolved tickets past the quiet period are closed, and open
+tickets past their due time are already flagged overdue. Otherwise every server
+a benchmark starts would spend its run catching up on a year of escalations,
+and those changes, not the load, would decide what is measured.
 """
 
 from __future__ import annotations
@@ -13,7 +18,13 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-STATUS_MIX = [  # (status, share)
+from app.config import Settings
+
+#: Seeded tickets resolve 20 h after creation and close after the default quiet period.
+RESOLVED_AFTER_H = 20
+QUIET_H = int(Settings.model_fields["auto_close_after_h"].default)
+
+STATUS_MIX = [  # (status, share) drawn; resolved ones past the quiet period are closed
     ("new", 0.20),
     ("accepted", 0.10),
     ("in_progress", 0.10),
@@ -53,6 +64,7 @@ def seed_tickets(
         f"WHEN (r.id % 100) < {int(sum(s for _, s in STATUS_MIX[: i + 1]) * 100)} THEN '{st}'"
         for i, (st, _) in enumerate(STATUS_MIX)
     )
+    closes = QUIET_H + RESOLVED_AFTER_H  # hours after creation the auto-close job acts
     done = 0
     while done < n:
         k = min(batch, n - done)
@@ -93,7 +105,7 @@ def seed_tickets(
                                      priority, lat, lon, location, route_reason, route_distance_m,
                                      candidate_office_ids, needs_attention, due_at,
                                      first_response_at, resolved_at, closed_at, resolved_on_time,
-                                     reopen_count, version, created_at, updated_at)
+                                     reopen_count, version, created_at, updated_at, escalated_at)
                 SELECT r.id, r.id, offs.ids[1 + (r.id::bigint * 7919) % array_length(offs.ids, 1)],
                        r.category_id,
                        st, CASE WHEN st IN ('resolved', 'closed') THEN 'fixed'
@@ -105,12 +117,20 @@ def seed_tickets(
                            1 + (r.id::bigint * 104729) % array_length(cats.ids, 1)]),
                        CASE WHEN st <> 'new' THEN r.created_at + interval '2 hours' END,
                        CASE WHEN st IN ('resolved', 'closed')
-                            THEN r.created_at + interval '20 hours' END,
+                            THEN r.created_at + make_interval(hours => {RESOLVED_AFTER_H}) END,
                        CASE WHEN st IN ('closed', 'rejected')
                             THEN r.created_at + interval '30 hours' END,
                        CASE WHEN st IN ('resolved', 'closed') THEN (r.id % 5) <> 0 END,
-                       0, 1, r.created_at, r.created_at + interval '30 hours'
-                FROM (SELECT r.*, CASE {cases} END AS st FROM reports r
+                       0, 1, r.created_at, r.created_at + interval '30 hours',
+                       CASE WHEN st IN ('new', 'accepted', 'in_progress') THEN (
+                         SELECT d FROM (SELECT r.created_at + make_interval(
+                           hours => cats.sla[1 + (r.id::bigint * 104729)
+                                             % array_length(cats.ids, 1)]) AS d) due
+                         WHERE d < now()) END
+                FROM (SELECT r.*, CASE WHEN s.st = 'resolved'
+                                        AND r.created_at < now() - make_interval(hours => {closes})
+                                       THEN 'closed' ELSE s.st END AS st
+                      FROM reports r, LATERAL (SELECT CASE {cases} END AS st) s
                       WHERE r.id BETWEEN :lo AND :hi) r, offs, cats
             """),
                 {"lo": lo, "hi": lo + k - 1},
