@@ -176,7 +176,7 @@ def _write_with_commit(conn: Connection) -> None:
     """Before SQLAlchemy commits: send the held rollup writes and the COMMIT in one
     pipeline. SQLAlchemy's own COMMIT that follows finds no transaction and
     sends nothing. Errors surface as SQLAlchemy's, like any statement's."""
-    pending = conn.info.pop(_AT_COMMIT, None)
+    pending = None if conn.invalidated else conn.info.pop(_AT_COMMIT, None)
     if not pending:
         return
     raw: Any = conn.connection.dbapi_connection
@@ -192,12 +192,18 @@ def _write_with_commit(conn: Connection) -> None:
         ) from exc
 
 
-def _drop_held(conn: Connection, *_: object) -> None:
-    conn.info.pop(_AT_COMMIT, None)
+def held_for_commit(session: Session) -> int:
+    """How many rollup writes wait to be sent with this session's COMMIT."""
+    return len(session.connection().info.get(_AT_COMMIT, ()))
 
 
-def _drop_held_on_reset(_dbapi_conn: Any, record: Any, *_: object) -> None:
-    record.info.pop(_AT_COMMIT, None)  # a connection back in the pool holds nothing
+def _drop_held(conn: Connection) -> None:
+    if not conn.invalidated:  # an invalidated connection's record was cleared already
+        conn.info.pop(_AT_COMMIT, None)
+
+
+def _drop_held_on_reset(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
+    connection_record.info.pop(_AT_COMMIT, None)  # a connection back in the pool holds nothing
 
 
 sa_event.listen(Engine, "commit", _write_with_commit)

@@ -10,8 +10,8 @@ from app.core.db import mark_writer, utcnow
 from app.stats import buckets
 from app.stats.models import ROLLUPS, stats_cohort, stats_version
 from app.stats.rebuild import Windows, prune, rebuild
-from app.stats.repository import table_rows
-from app.tickets import service
+from app.stats.repository import held_for_commit, table_rows
+from app.tickets import hooks, service
 from app.tickets.enums import Action, ActorKind
 from app.tickets.models import Ticket
 from tests.stats.scenario import actor_of, populate
@@ -105,3 +105,52 @@ def test_commands_rebuild_and_prune(stats_city, session_factory):
     assert isinstance(prune_command(stats_city.settings), dict)
     with session_factory() as s:
         assert _snapshot(s) == before
+
+
+def test_rollup_writes_held_for_the_commit_go_with_it_or_not_at_all(stats_city, session_factory):
+    """Actions defer their hooks; on PostgreSQL the rollup write then waits on the
+    connection and travels with the COMMIT. Rolled back, it is dropped and no later
+    transaction on that pooled connection carries it; committed, the rollups
+    equal a rebuild."""
+    populate(session_factory, stats_city.settings, seed=7, tickets=4, days=3)
+    pg = session_factory.kw["bind"].dialect.name == "postgresql"
+
+    def accept_one(s):
+        mark_writer(s)
+        t = s.scalars(select(Ticket).where(Ticket.status == "new").order_by(Ticket.id)).first()
+        hooks.defer(s)
+        service.act(
+            s,
+            t,
+            actor=actor_of(s, "root"),
+            kind=ActorKind.admin,
+            req=service.ActRequest(Action.accept),
+            settings=stats_city.settings,
+            now=utcnow(),
+        )
+        hooks.run_deferred(s)
+        assert held_for_commit(s) == (1 if pg else 0)
+
+    with session_factory() as s:
+        before = _snapshot(s)
+        s.rollback()
+    with session_factory() as s:
+        accept_one(s)
+        s.rollback()
+    with session_factory() as s:
+        mark_writer(s)
+        assert held_for_commit(s) == 0
+        s.commit()  # a commit on the same pooled connection sends nothing held
+    with session_factory() as s:
+        assert _snapshot(s) == before
+        s.rollback()
+    with session_factory() as s:
+        accept_one(s)
+        s.commit()
+    with session_factory() as s:
+        mark_writer(s)
+        incremental = _snapshot(s)
+        assert incremental != before
+        rebuild(s)
+        assert _snapshot(s) == incremental
+        s.rollback()
