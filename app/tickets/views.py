@@ -84,13 +84,22 @@ class OfficeName:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class PersonName:
+    id: int
+    name: str
+    display_name: str | None
+
+
 class NameCache:
-    """Office and category names by id, cached for a few seconds per process:
-    every queue page shows them, and they change only on imports and edits."""
+    """Office, category and staff names by id, cached for a few seconds per
+    process: every queue page shows them, and they change only on imports and
+    edits (a renamed officer shows under the new name within ``ttl_s``)."""
 
     def __init__(self, ttl_s: float = 30.0) -> None:
         self.offices: TTLCache[int, OfficeName] = TTLCache(ttl_s)
         self.categories: TTLCache[int, str] = TTLCache(ttl_s)
+        self.people: TTLCache[int, PersonName] = TTLCache(ttl_s)
 
 
 _DEFAULT_NAMES = NameCache(ttl_s=0)  # no caching when none is injected
@@ -136,9 +145,14 @@ class Lookups:
             e.actor_id for e in events if e.actor_id
         }
         if missing := wanted - self.people.keys():
-            # Names only: loading whole principals (hashes, settings) costs more.
-            stmt = select(Principal.id, Principal.name, Principal.display_name)
-            self.people |= {p.id: p for p in session.execute(stmt.where(Principal.id.in_(missing)))}
+
+            def load_people(ids: list[int]) -> dict[int, PersonName]:
+                # Names only: loading whole principals (hashes, settings) costs more.
+                stmt = select(Principal.id, Principal.name, Principal.display_name)
+                rows = session.execute(stmt.where(Principal.id.in_(ids)))
+                return {r.id: PersonName(r.id, r.name, r.display_name) for r in rows}
+
+            self.people |= names.people.get_many(missing, load_people)
 
     def office(self, office_id: int | None) -> OfficeBrief | None:
         o = self.offices.get(office_id) if office_id else None
