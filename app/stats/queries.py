@@ -297,14 +297,18 @@ def office_by_code(session: Session, code: str) -> OfficeRow | None:
     return None if row is None else (row[0], row[1], row[2], row[3], row[4], row[5])
 
 
+_OFFICE_SQL = "SELECT id, code, name, level, path, parent_id FROM offices WHERE "
+
+
 def root_offices(session: Session) -> list[OfficeRow]:
-    stmt = select(*_office_cols()).where(Office.parent_id.is_(None)).order_by(Office.id)
-    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in session.execute(stmt)]
+    q = _Sql(session)
+    return [tuple(r) for r in q.run(_OFFICE_SQL + "parent_id IS NULL ORDER BY id")]
 
 
 def child_offices(session: Session, parent_ids: Sequence[int]) -> list[OfficeRow]:
-    stmt = select(*_office_cols()).where(Office.parent_id.in_(list(parent_ids))).order_by(Office.id)
-    return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in session.execute(stmt)]
+    q = _Sql(session)
+    sql = _OFFICE_SQL + f"{q.any_of('parent_id', parent_ids)} ORDER BY id"
+    return [tuple(r) for r in q.run(sql)]
 
 
 def offices_at_level(
@@ -326,5 +330,5 @@ def category_by_code(session: Session, code: str) -> tuple[int, str] | None:
 
 
 def categories(session: Session) -> list[tuple[int, str]]:
-    stmt = select(Category.id, Category.code).order_by(Category.sort_order, Category.code)
-    return [(r[0], r[1]) for r in session.execute(stmt)]
+    rows = _Sql(session).run("SELECT id, code FROM categories ORDER BY sort_order, code")
+    return [(r[0], r[1]) for r in rows]
