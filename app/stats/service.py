@@ -193,6 +193,13 @@ def compute(
         for path, cat, created in opened.soon
         if (c_lo is None or created >= c_lo) and (c_hi is None or created < c_hi)
     ]
+    # Due-soon tickets per (office on their path, category and "all"): a cell of
+    # one office needs a lookup, not a pass over every such ticket.
+    soon_at: dict[tuple[int, int], int] = defaultdict(int)
+    for path, cat in soon:
+        for o in path:
+            soon_at[(o, cat)] += 1
+            soon_at[(o, ALL)] += 1
     by_cell: dict[tuple[int, int], list[tuple[str, int, int]]] = defaultdict(list)
     for office, cat, grain, slot, n in backlog:
         by_cell[(office, cat)].append((grain, slot, n))
@@ -204,7 +211,7 @@ def compute(
         if not target.minus and len(target.plus) == 1:  # the common case: no combining
             key = (target.plus[0], cat)
             vector = sums.get(key, zero)
-            waiting = nyd.get(key, 0)
+            waiting = nyd.get(key, 0) + soon_at.get(key, 0)
             rows: list[tuple[str, int, int]] = by_cell.get(key, [])
         else:
             vector = list(zero)
@@ -218,7 +225,7 @@ def compute(
                     for grain, slot, n in by_cell.get((o, cat), ()):
                         combined[(grain, slot)] += sign * n
             rows = [(g, slot, n) for (g, slot), n in combined.items()]
-        waiting += sum(1 for path, c in soon if (cat == ALL or c == cat) and target.owns(path))
+            waiting += sum(1 for path, c in soon if (cat == ALL or c == cat) and target.owns(path))
         ages = f.ages(_age_slots(rows, cohort, clk), as_of)
         out.append(f.figures(vector, not_yet_due=waiting, backlog_ages=ages))
     return out
