@@ -14,7 +14,7 @@ from app.auth.dependencies import build_principal_cache
 from app.auth.router import router as auth_router
 from app.categories.router import router as categories_router
 from app.config import Settings, load_settings
-from app.core.db import make_engine, make_sessionmaker, utcnow
+from app.core.db import make_engine, make_read_engine, make_sessionmaker, utcnow
 from app.core.errors import install_error_handlers
 from app.core.scheduler import Periodic
 from app.core.security import install_security_headers
@@ -75,6 +75,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             echo=settings.database_echo,
         )
         app.state.engine = engine
+        app.state.read_engine = make_read_engine(
+            settings.resolved_database_url,
+            pool_size=settings.database_pool_size,
+            echo=settings.database_echo,
+        )
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.storage = build_storage(settings)
         app.state.name_cache = NameCache(ttl_s=30.0)
@@ -104,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             jobs.stop()
             worker.stop()
             engine.dispose()
+            if app.state.read_engine is not None:
+                app.state.read_engine.dispose()
 
     app = FastAPI(
         title="gridfix",

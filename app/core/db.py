@@ -3,14 +3,15 @@
 One transaction per request: the session dependency commits when the endpoint
 returns and rolls back when it raises, before the response is sent. Services
 flush, never commit. Two helpers let read-only paths that are polled often
-spend fewer round trips: :func:`read_now` (one statement, no transaction) and
+spend fewer round trips: :func:`single_read` (one statement, no transaction) and
 :func:`read_snapshot` (several reads, one snapshot).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -106,9 +107,18 @@ def _ping_when_idle(engine: Engine, idle_s: float) -> None:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, echo: bool = False, ping_idle_s: float = PING_IDLE_S
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    ping_idle_s: float = PING_IDLE_S,
+    autocommit: bool = False,
 ) -> Engine:
-    """Build the engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys."""
+    """Build the engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
+
+    ``autocommit`` (PostgreSQL only): every pooled connection stays in autocommit,
+    for :func:`single_read`.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -143,9 +153,18 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_recycle=1800,
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
     _ping_when_idle(engine, ping_idle_s)
     return engine
+
+
+def make_read_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine | None:
+    """PostgreSQL: a second pool whose connections stay in autocommit, for
+    :func:`single_read`; SQLite: None (reads use the request's session)."""
+    if url.startswith("sqlite"):
+        return None
+    return make_engine(url, pool_size=pool_size, echo=echo, autocommit=True)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -205,18 +224,22 @@ def mark_writer(session: Session) -> None:
 DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def read_now(session: Session) -> Session | Connection:
+@contextmanager
+def single_read(session: Session, read_engine: Engine | None) -> Iterator[Session | Connection]:
     """Where to run a single read statement.
 
-    On PostgreSQL, when the request's transaction has not begun yet, the
-    statement runs outside one (autocommit): a statement is atomic on its own,
-    and the BEGIN and COMMIT round trips would cost more than it does. Else the
+    On PostgreSQL, when the request's transaction has not begun yet, a
+    connection of ``read_engine``, which stays in autocommit: a statement is
+    atomic on its own, and BEGIN and COMMIT round trips, or switching a pooled
+    connection in and out of autocommit, would cost more than it does. Else the
     session itself (SQLite, where transactions are local calls, or a
     transaction already under way).
     """
-    if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
-        return session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return session
+    if read_engine is None or session.in_transaction():
+        yield session
+        return
+    with read_engine.connect() as conn:
+        yield conn
 
 
 _SNAPSHOT = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
@@ -226,11 +249,11 @@ def read_snapshot(session: Session) -> bool:
     """Make the session's following reads see one snapshot of the database.
 
     PostgreSQL: a REPEATABLE READ, READ ONLY transaction (read-only ones never
-    fail to serialise). What the request did before is committed first: reads
-    made through :func:`read_now`, or the credential check (at most a key's
-    last-use stamp). Returns True when a new snapshot began, so earlier reads
-    must be repeated to belong to it. SQLite: the request's transaction already
-    reads one snapshot (WAL), so nothing changes and it returns False.
+    fail to serialise). What the request did before is committed first (the
+    credential check: at most a key's last-use stamp). Returns True when a new
+    snapshot began, so earlier reads must be repeated to belong to it. SQLite:
+    the request's transaction already reads one snapshot (WAL), so nothing
+    changes and it returns False.
     """
     if session.get_bind().dialect.name != "postgresql":
         return False

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from app.auth.actor import Actor
 from app.config import Settings
 from app.core.cache import TTLCache
-from app.core.db import DbSession, read_now, read_snapshot
+from app.core.db import DbSession, read_snapshot, single_read
 from app.stats import service
 from app.stats.periods import Clock
 
@@ -102,7 +102,8 @@ def answer(
         )
         return ctx, st, _etag(request, actor, clk, st.version, ctx.roots)
 
-    ctx, st, tag = resolve(read_now(session))
+    with single_read(session, getattr(request.app.state, "read_engine", None)) as source:
+        ctx, st, tag = resolve(source)
     if (cached := _not_modified(request, tag, settings)) is not None:
         return cached
     cache: AnswerCache | None = getattr(request.app.state, "stats_cache", None)

@@ -1,13 +1,19 @@
 """Connection handling in app.core.db: ping only idle pooled connections (a dead
-one is replaced, not handed out), single reads outside a transaction, and
-read snapshots."""
+one is replaced, not handed out), single reads outside a transaction (a pool of
+autocommit connections on PostgreSQL), and read snapshots."""
 
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import exc, text
 
-from app.core.db import make_engine, make_sessionmaker, read_now, read_snapshot
+from app.core.db import (
+    make_engine,
+    make_read_engine,
+    make_sessionmaker,
+    read_snapshot,
+    single_read,
+)
 
 
 def _kill_pooled_backend(engine) -> None:
@@ -44,35 +50,46 @@ def test_a_recently_used_connection_is_not_pinged(postgis_url):
         engine.dispose()
 
 
-def test_read_now_runs_outside_a_transaction_on_postgresql(postgis_url):
+def test_single_read_runs_outside_a_transaction_on_postgresql(postgis_url):
     engine = make_engine(postgis_url, pool_size=1)
+    reads = make_read_engine(postgis_url, pool_size=1)
+    assert reads is not None
     try:
         with make_sessionmaker(engine)() as s:
-            conn = read_now(s)
-            assert conn is not s
-            # No transaction: each statement gets its own id.
-            a = conn.execute(text("SELECT txid_current()")).scalar_one()
-            b = conn.execute(text("SELECT txid_current()")).scalar_one()
-            assert a != b
-            assert read_snapshot(s) is True  # leaves autocommit, opens a snapshot
+            with single_read(s, reads) as conn:
+                assert conn is not s
+                # No transaction: each statement gets its own id.
+                a = conn.execute(text("SELECT txid_current()")).scalar_one()
+                b = conn.execute(text("SELECT txid_current()")).scalar_one()
+                assert a != b
+            assert not s.in_transaction()  # the session was not touched
+            assert read_snapshot(s) is True  # opens a snapshot
             iso = s.execute(text("SHOW transaction_isolation")).scalar_one()
             ro = s.execute(text("SHOW transaction_read_only")).scalar_one()
             assert (iso, ro) == ("repeatable read", "on")
             assert read_snapshot(s) is False  # already in one
+            with single_read(s, reads) as inside:
+                assert inside is s  # a transaction under way is used as it is
             s.commit()
         with make_sessionmaker(engine)() as s:  # the pooled connection is back to normal
             s.execute(text("SELECT 1"))
             assert s.execute(text("SHOW transaction_isolation")).scalar_one() == "read committed"
             assert s.execute(text("SHOW transaction_read_only")).scalar_one() == "off"
+        with reads.connect() as conn:  # and the read pool's stays in autocommit
+            a = conn.execute(text("SELECT txid_current()")).scalar_one()
+            assert conn.execute(text("SELECT txid_current()")).scalar_one() != a
     finally:
         engine.dispose()
+        reads.dispose()
 
 
 def test_read_helpers_keep_the_transaction_on_sqlite(sqlite_url):
     engine = make_engine(sqlite_url)
     try:
         with make_sessionmaker(engine)() as s:
-            assert read_now(s) is s
+            assert make_read_engine(sqlite_url) is None
+            with single_read(s, None) as source:
+                assert source is s
             assert read_snapshot(s) is False
     finally:
         engine.dispose()
