@@ -11,12 +11,12 @@ from app.auth.dependencies import AdminPrincipal, require_roles
 from app.auth.enums import Role
 from app.auth.scope import scope_filter
 from app.core.db import DbSession
-from app.core.errors import InvalidInput, NotFound
+from app.core.errors import NotFound
 from app.events import repository, service
 from app.events.feed import EventFilter
 from app.events.models import Webhook, WebhookDelivery
 from app.events.runtime import EventsRuntime
-from app.grids import repository as grids_repo
+from app.grids.service import office_path_in_scope
 
 # Staff and viewers; riders get 403 (they follow their own tickets instead).
 EventReader = Annotated[
@@ -45,15 +45,7 @@ def event_filter(
     ] = None,
 ) -> EventFilter:
     scope = scope_filter(actor)
-    office_path = None
-    if office is not None:
-        o = grids_repo.get_by_code(session, office)
-        if o is None or not scope.allows(o.id, o.path):
-            raise InvalidInput(
-                f"no office {office!r} in your scope",
-                errors=[{"field": "office", "reason": "unknown or out of scope"}],
-            )
-        office_path = o.path
+    office_path = None if office is None else office_path_in_scope(session, scope, office)
     kinds = service.parse_kinds(kind.split(",") if kind else [], "kind")
     return EventFilter(scope=scope, office_path=office_path, kinds=kinds)
 

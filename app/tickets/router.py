@@ -34,8 +34,8 @@ from app.core.db import DbSession, utcnow
 from app.core.errors import Forbidden, InvalidInput, NotFound, problem_responses
 from app.core.geo import CRS, to_wgs84
 from app.core.pagination import decode_cursor, encode_cursor
-from app.grids import repository as grids_repo
 from app.grids.dependencies import GridRouterDep
+from app.grids.service import office_path_in_scope
 from app.photos import service as photos_service
 from app.photos.dependencies import Storage, read_uploaded_files
 from app.reports.dependencies import SessionFactory, Worker
@@ -97,15 +97,7 @@ def _resolve_codes(
     session: Session, scope: OfficeScope, office: str | None, category_codes: tuple[str, ...]
 ) -> tuple[str | None, tuple[int, ...]]:
     """The path of the office asked about (in scope) and the ids of the categories."""
-    office_path = None
-    if office is not None:
-        o = grids_repo.get_by_code(session, office)
-        if o is None or not scope.allows(o.id, o.path):
-            raise InvalidInput(
-                f"no office {office!r} in your scope",
-                errors=[{"field": "office", "reason": "unknown or out of scope"}],
-            )
-        office_path = o.path
+    office_path = None if office is None else office_path_in_scope(session, scope, office)
     cat_ids: tuple[int, ...] = ()
     for code in category_codes:
         c = categories_repo.get_by_code(session, code)
