@@ -167,6 +167,22 @@ def make_read_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> En
     return make_engine(url, pool_size=pool_size, echo=echo, autocommit=True)
 
 
+def driver_error(
+    conn: Connection, error: Any, statement: str, params: Any, cursor: Any = None
+) -> exc.StatementError:
+    """A driver error met on ``conn``'s DBAPI connection, as SQLAlchemy would have
+    raised it (so the app's handlers map it the same way), for code that runs on
+    the driver's cursor itself; a disconnect invalidates the connection first, so
+    the pool never hands it out again."""
+    raw = conn.connection.dbapi_connection
+    if conn.dialect.is_disconnect(error, raw, cursor):
+        conn.invalidate(error)
+    wrapped: exc.StatementError = exc.DBAPIError.instance(
+        statement, params, error, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+    )
+    return wrapped
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 

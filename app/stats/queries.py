@@ -16,10 +16,10 @@ from typing import Any, cast
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.categories.models import Category
+from app.core.db import driver_error
 from app.grids.models import Office
 from app.stats.contrib import COHORT_COLS, FLOW_COLS, OPEN
 from app.stats.models import (
@@ -81,11 +81,7 @@ class _Sql:
             cur.execute(sql, tuple(self.params))
             return cast(Sequence[Any], cur.fetchall())
         except conn.dialect.loaded_dbapi.Error as exc:
-            if conn.dialect.is_disconnect(exc, raw, cur):
-                conn.invalidate(exc)
-            raise DBAPIError.instance(
-                sql, self.params, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
-            ) from exc
+            raise driver_error(conn, exc, sql, self.params, cur) from exc
         finally:
             cur.close()
 

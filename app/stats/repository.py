@@ -19,11 +19,11 @@ from typing import Any
 from sqlalchemy import Table, and_, delete, func, select
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, CursorResult, Engine
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import Pool
 
+from app.core.db import driver_error
 from app.grids.models import Office
 from app.stats.contrib import FLOW_KINDS, Deltas, path_ids
 from app.stats.models import (
@@ -185,11 +185,8 @@ def _write_with_commit(conn: Connection) -> None:
             for sql, params in pending:
                 raw.execute(sql, params)
             raw.commit()
-    except Exception as exc:
-        dbapi = conn.dialect.loaded_dbapi
-        raise DBAPIError.instance(
-            pending[0][0], None, exc, dbapi.Error, dialect=conn.dialect
-        ) from exc
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise driver_error(conn, exc, pending[0][0], pending[0][1]) from exc
 
 
 def held_for_commit(session: Session) -> int:
