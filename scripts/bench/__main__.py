@@ -114,37 +114,24 @@ def alone(
     people: stage.People,
     ops: tuple[str, ...],
     args: argparse.Namespace,
+    *,
+    concurrency: int | None = None,
+    suffix: str = "",
     **extra: Any,
 ) -> list[dict[str, Any]]:
+    """Each of ``ops`` alone, closed loop; ``concurrency`` overrides --concurrency
+    and ``suffix`` is added to the rows' names."""
     rows: list[dict[str, Any]] = []
     for op in ops:
         spec = {
             "url": server.url,
             "ops": op,
-            "concurrency": args.concurrency,
+            "concurrency": concurrency or args.concurrency,
             "duration": args.duration,
         } | extra
-        console.print(f"  {op} …", highlight=False)
-        rows += drive_in_process(people, spec)["rows"]
-    return rows
-
-
-def one_client(
-    server: Server,
-    people: stage.People,
-    ops: tuple[str, ...],
-    args: argparse.Namespace,
-    **extra: Any,
-) -> list[dict[str, Any]]:
-    """Latency of one request at a time: a single client, back to back. (Under the
-    closed loop of --concurrency clients a request's latency is mostly its wait
-    for the two cores, which the throughput rows already tell.)"""
-    rows: list[dict[str, Any]] = []
-    for op in ops:
-        spec = {"url": server.url, "ops": op, "concurrency": 1, "duration": args.duration}
-        console.print(f"  {op}, 1 client …", highlight=False)
-        for r in drive_in_process(people, spec | extra)["rows"]:
-            rows.append(r | {"name": f"{r['name']}{ONE_CLIENT}"})
+        console.print(f"  {op}{suffix} …", highlight=False)
+        out = drive_in_process(people, spec)["rows"]
+        rows += [r | {"name": f"{r['name']}{suffix}"} for r in out]
     return rows
 
 
@@ -239,7 +226,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 rows = alone(server, people, SINGLE_OPS, args, accept_pool=pool)
                 # The second half of the pool: tickets the closed loop above did not reach.
                 rest = pool[len(pool) // 2 :]
-                rows += one_client(server, people, LATENCY_OPS, args, accept_pool=rest)
+                # One client, back to back: latency without the wait for the two
+                # cores that 16 clients' requests mostly spend (the rows above).
+                rows += alone(
+                    server,
+                    people,
+                    LATENCY_OPS,
+                    args,
+                    concurrency=1,
+                    suffix=ONE_CLIENT,
+                    accept_pool=rest,
+                )
                 phase = f"alone @{args.tickets:,}"
                 result["rows"] += report.with_ratios(rows, result["ceilings"], phase)
             if "mix" in args.phases:

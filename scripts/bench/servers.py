@@ -117,25 +117,16 @@ def gridfix_server(
     which happens on a loaded machine, and a benchmark must not measure restarts."""
     port = port or free_port()
     if healthcheck_s is not None:
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
+        argv = _uvicorn(
             "app.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
+            port,
+            workers,
             "--proxy-headers",
             "--timeout-graceful-shutdown",
             "30",
             "--timeout-worker-healthcheck",
             str(healthcheck_s),
-        ]
+        )
         return Server("gridfix", argv, env, port)
     argv = [
         sys.executable,
@@ -158,11 +149,18 @@ def bare_server(
 ) -> Server:
     port = free_port()
     extra = ["--timeout-worker-healthcheck", str(healthcheck_s)] if healthcheck_s else []
-    argv = [
+    argv = _uvicorn("scripts.bench.bare_app:create", port, workers, "--log-level", "warning")
+    argv += extra
+    return Server("bare", argv, env, port)
+
+
+def _uvicorn(factory: str, port: int, workers: int, *options: str) -> list[str]:
+    """uvicorn serving ``factory`` on loopback, without an access log."""
+    return [
         sys.executable,
         "-m",
         "uvicorn",
-        "scripts.bench.bare_app:create",
+        factory,
         "--factory",
         "--host",
         "127.0.0.1",
@@ -171,8 +169,5 @@ def bare_server(
         "--workers",
         str(workers),
         "--no-access-log",
-        "--log-level",
-        "warning",
-        *extra,
+        *options,
     ]
-    return Server("bare", argv, env, port)
