@@ -93,3 +93,31 @@ def test_read_helpers_keep_the_transaction_on_sqlite(sqlite_url):
             assert read_snapshot(s) is False
     finally:
         engine.dispose()
+
+
+def test_postgresql_connections_speak_utc_and_an_explicit_zone_still_reads_utc(postgis_url):
+    """Connections start in UTC (timestamps need no conversion on the way out);
+    a time zone the URL asks for wins, and UTC columns still come back in UTC."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy import column, select
+    from sqlalchemy import text as sql
+
+    from app.core.db import UTCDateTime
+
+    at = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=8)))
+    query = select(column("t", UTCDateTime())).select_from(
+        sql("(SELECT CAST(:at AS timestamptz) AS t) AS x")
+    )
+    zoned = (
+        postgis_url + ("&" if "?" in postgis_url else "?") + "options=-c%20TimeZone%3DAsia/Shanghai"
+    )
+    for url, zone in ((postgis_url, "UTC"), (zoned, "Asia/Shanghai")):
+        engine = make_engine(url, pool_size=1)
+        try:
+            with engine.connect() as c:
+                assert c.execute(sql("SHOW TimeZone")).scalar_one() == zone
+                got = c.execute(query, {"at": at}).scalar_one()
+            assert got == at and got.tzinfo is UTC, (zone, got)
+        finally:
+            engine.dispose()
