@@ -25,6 +25,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, defer
 
 from app.core.geo import haversine_m, metres_to_degrees
@@ -224,7 +225,11 @@ def _open() -> ColumnElement[bool]:
     return text(OPEN_PREDICATE)  # type: ignore[return-value]
 
 
-def _conditions(f: QueueFilter, session: Session) -> list[ColumnElement[bool]]:
+def _dialect(db: Session | Connection) -> str:
+    return (db.dialect if isinstance(db, Connection) else db.get_bind().dialect).name
+
+
+def _conditions(f: QueueFilter, db: Session | Connection) -> list[ColumnElement[bool]]:
     """The filters other than the office scope, as WHERE clauses."""
     out: list[ColumnElement[bool]] = []
     if f.statuses:
@@ -246,7 +251,7 @@ def _conditions(f: QueueFilter, session: Session) -> list[ColumnElement[bool]]:
         out.append(Ticket.created_at < f.created_to)
     if f.bbox is not None:
         min_lon, min_lat, max_lon, max_lat = f.bbox
-        if session.get_bind().dialect.name == "postgresql":
+        if _dialect(db) == "postgresql":
             box = "tickets.location && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4326)"
         else:
             box = (
@@ -269,7 +274,7 @@ def _filtered(stmt: Select[Any], f: QueueFilter, session: Session) -> Select[Any
     return stmt.where(*_conditions(f, session))
 
 
-def queue_offices(session: Session, f: QueueFilter) -> tuple[tuple[int, ...] | None, int]:
+def queue_offices(db: Session | Connection, f: QueueFilter) -> tuple[tuple[int, ...] | None, int]:
     """The ids of the offices a queue covers (``None``: every office) and the
     number of offices there are (0 when not looked up). One query at most."""
     from app.grids.models import Office
@@ -288,7 +293,7 @@ def queue_offices(session: Session, f: QueueFilter) -> tuple[tuple[int, ...] | N
     if not conds:
         return None, 0
     total = select(func.count()).select_from(Office).scalar_subquery()
-    rows = session.execute(select(Office.id, total).where(*conds).order_by(Office.id)).all()
+    rows = db.execute(select(Office.id, total).where(*conds).order_by(Office.id)).all()
     if not rows:
         return (), 0
     ids = tuple(int(r[0]) for r in rows)
@@ -297,7 +302,12 @@ def queue_offices(session: Session, f: QueueFilter) -> tuple[tuple[int, ...] | N
 
 
 def queue_page(
-    session: Session, f: QueueFilter, *, sort: str, after: dict[str, Any] | None, limit: int
+    db: Session | Connection,
+    f: QueueFilter,
+    *,
+    sort: str,
+    after: dict[str, Any] | None,
+    limit: int,
 ) -> list[Row[Any]]:
     """One page of a work queue as ticket-shaped rows (:data:`QUEUE_COLUMNS`),
     keyset-paginated on the sort columns.
@@ -309,22 +319,22 @@ def queue_page(
     wide scope by walking the unled index and skipping other offices' rows.
     """
     keys = SORTS[sort]
-    ids, total = queue_offices(session, f)
+    ids, total = queue_offices(db, f)
     if ids is not None and not ids:
         return []
-    conds = _conditions(f, session)
+    conds = _conditions(f, db)
     if after is not None:
         conds.append(_after(keys, after))
     order = [getattr(Ticket, c).desc() if d else getattr(Ticket, c).asc() for c, d in keys]
     stmt = select(*QUEUE_COLUMNS)
     # Plain rows, so the Core connection runs it: the ORM's result machinery
     # (identity map, loader states) would only add per-row work to a page.
-    conn = session.connection()
+    conn = db if isinstance(db, Connection) else db.connection()
     if ids is None:
         pass
     elif len(ids) == 1:
         stmt = stmt.where(Ticket.office_id == ids[0])
-    elif session.get_bind().dialect.name == "postgresql" and len(ids) < max(2, isqrt(total)):
+    elif _dialect(db) == "postgresql" and len(ids) < max(2, isqrt(total)):
         # Few offices out of many: the cheapest page is each office's own first
         # page merged (len(ids) short index reads), not a walk of the global
         # order that would skip every other office's rows.
@@ -350,10 +360,11 @@ def queue_page(
             .subquery("page")
         )
         stmt = stmt.join(merged, merged.c.id == Ticket.id)
-        return list(conn.execute(stmt.order_by(*order)))
+        return list(conn.execute(stmt.order_by(*order)).all())
     else:
         stmt = stmt.where(Ticket.office_id.in_(ids))
-    return list(conn.execute(stmt.where(*conds).order_by(*order).limit(limit)))
+    # all(): one fetch of the page; iterating would fetch it row by row.
+    return list(conn.execute(stmt.where(*conds).order_by(*order).limit(limit)).all())
 
 
 def _after(keys: tuple[tuple[str, bool], ...], after: dict[str, Any]) -> ColumnElement[bool]:

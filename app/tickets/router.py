@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -30,7 +31,7 @@ from app.auth.enums import Role
 from app.auth.scope import OfficeScope, scope_filter
 from app.categories import repository as categories_repo
 from app.categories.models import Category
-from app.core.db import DbSession, utcnow
+from app.core.db import DbSession, single_read, utcnow
 from app.core.errors import Forbidden, InvalidInput, NotFound, problem_responses
 from app.core.geo import CRS, to_wgs84
 from app.core.pagination import decode_cursor, encode_cursor
@@ -110,9 +111,21 @@ def _resolve_codes(
     return office_path, cat_ids
 
 
-async def _queue_filter(
-    session: DbSession,
-    actor: Staff,
+@dataclass(frozen=True, slots=True)
+class QueueParams:
+    """The queue's filters as the query string gives them, checked for form only."""
+
+    statuses: tuple[str, ...]
+    category_codes: tuple[str, ...]
+    office: str | None
+    overdue: bool | None
+    needs_attention: bool | None
+    created_from: datetime | None
+    created_to: datetime | None
+    bbox: tuple[float, float, float, float] | None
+
+
+async def _queue_params(
     status: Annotated[str | None, Query(max_length=200, description="Comma list")] = None,
     category: Annotated[
         str | None, Query(max_length=400, description="Comma list of codes")
@@ -127,36 +140,58 @@ async def _queue_filter(
     bbox: Annotated[
         str | None, Query(max_length=100, description="min_lon,min_lat,max_lon,max_lat")
     ] = None,
-) -> repository.QueueFilter:
-    """The queue's filters from the query string, checked against the caller's scope.
-
-    Async: only office and category codes need the database, and only they go
-    to a worker thread."""
-    scope = scope_filter(actor)
-    office_path: str | None = None
-    cat_ids: tuple[int, ...] = ()
-    codes = _csv(category, "category")
-    if office is not None or codes:
-        found = await run_in_threadpool(_resolve_codes, session, scope, office, codes)
-        office_path, cat_ids = found
+) -> QueueParams:
+    """The queue's query parameters. A dependency of its own that needs nothing
+    else: FastAPI solves every dependency's sub-dependencies again on each use,
+    so the filter does not also depend on the session and the caller."""
     for name, value in (("created_from", created_from), ("created_to", created_to)):
         if value is not None and value.tzinfo is None:
             raise InvalidInput(
                 f"{name} needs a UTC offset",
                 errors=[{"field": name, "reason": "missing UTC offset"}],
             )
-    return repository.QueueFilter(
-        scope=scope,
+    return QueueParams(
         statuses=_csv(status, "status", {s.value for s in TicketStatus}),
-        category_ids=cat_ids,
-        office_path=office_path,
+        category_codes=_csv(category, "category"),
+        office=office,
         overdue=overdue,
         needs_attention=needs_attention,
         created_from=created_from,
         created_to=created_to,
         bbox=_bbox(bbox),
+    )
+
+
+Params = Annotated[QueueParams, Depends(_queue_params)]
+
+
+def queue_filter(session: Session, actor: Actor, p: QueueParams) -> repository.QueueFilter:
+    """The queue's filters, checked against the caller's scope (office and
+    category codes are looked up only when given)."""
+    scope = scope_filter(actor)
+    office_path: str | None = None
+    cat_ids: tuple[int, ...] = ()
+    if p.office is not None or p.category_codes:
+        office_path, cat_ids = _resolve_codes(session, scope, p.office, p.category_codes)
+    return repository.QueueFilter(
+        scope=scope,
+        statuses=p.statuses,
+        category_ids=cat_ids,
+        office_path=office_path,
+        overdue=p.overdue,
+        needs_attention=p.needs_attention,
+        created_from=p.created_from,
+        created_to=p.created_to,
+        bbox=p.bbox,
         now=utcnow(),
     )
+
+
+async def _queue_filter(session: DbSession, actor: Staff, p: Params) -> repository.QueueFilter:
+    """:func:`queue_filter` for endpoints that do not touch the session themselves."""
+    if p.office is None and not p.category_codes:
+        return queue_filter(session, actor, p)
+    return await run_in_threadpool(queue_filter, session, actor, p)
 
 
 Filter = Annotated[repository.QueueFilter, Depends(_queue_filter)]
@@ -206,18 +241,26 @@ def _feature(t: dict[str, Any]) -> dict[str, Any]:
     },
 )
 def work_queue(
+    request: Request,
     session: DbSession,
     actor: Staff,
-    names: Names,
-    f: Filter,
+    p: Params,
     sort: Annotated[str, Query(pattern="^(age|-age|priority|due|updated)$")] = "age",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     format: Annotated[str, Query(pattern="^(json|geojson)$")] = "json",
 ) -> Response:
     """The caller's work queue: their office (a supervisor's whole subtree), filtered and sorted."""
+    # The hottest read there is: every dependency costs a solve on each request,
+    # so the filter is built here and the name cache taken from the app directly.
+    f = queue_filter(session, actor, p)
+    names: views.NameCache = request.app.state.name_cache
     after = _cursor_key(cursor, sort)
-    rows = repository.queue_page(session, f, sort=sort, after=after, limit=limit + 1)
+    # In autocommit on PostgreSQL (no BEGIN/COMMIT round trips): the page is one
+    # statement, after at most one lookup of the offices in scope, which change
+    # only on boundary imports.
+    with single_read(session, request.app.state.read_engine) as db:
+        rows = repository.queue_page(db, f, sort=sort, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     kind = actor_kind_for(actor.role, is_reporter=False)

@@ -50,7 +50,11 @@ class _Versioned(Protocol):
 
 
 def etag(ticket: _Versioned) -> str:
-    return f'"t{ticket.id}-v{ticket.version}"'
+    return etag_of(ticket.id, ticket.version)
+
+
+def etag_of(ticket_id: int, version: int) -> str:
+    return f'"t{ticket_id}-v{version}"'
 
 
 def check_if_match(ticket: Ticket, if_match: str | None) -> None:
