@@ -10,7 +10,7 @@ spend fewer round trips: :func:`single_read` (one statement, no transaction) and
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -22,6 +22,7 @@ from pydantic_core import from_json
 from sqlalchemy import DateTime, MetaData, create_engine, event, exc, make_url
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -197,6 +198,57 @@ def driver_error(
         statement, params, error, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
     )
     return wrapped
+
+
+_AT_COMMIT = "gridfix.db.at_commit"  # Connection.info: writes to send with the COMMIT
+
+
+def send_with_commit(session: Session, sql: str, params: Sequence[Any]) -> None:
+    """PostgreSQL: run ``sql`` (driver placeholders) just before this session's
+    transaction commits, in one pipelined round trip with the COMMIT itself.
+
+    For writes nothing in the request reads back, to rows other transactions
+    want too: their locks are then held for the server's time only, never
+    while the request's thread waits for the interpreter between statements.
+    Held writes are dropped on rollback and never outlive their transaction.
+    """
+    session.connection().info.setdefault(_AT_COMMIT, []).append((sql, tuple(params)))
+
+
+def held_for_commit(session: Session) -> int:
+    """How many writes wait to be sent with this session's COMMIT."""
+    return len(session.connection().info.get(_AT_COMMIT, ()))
+
+
+def _write_with_commit(conn: Connection) -> None:
+    """Before SQLAlchemy commits: send the held writes and the COMMIT in one
+    pipeline. SQLAlchemy's own COMMIT that follows finds no transaction and
+    sends nothing. Errors surface as SQLAlchemy's, like any statement's."""
+    pending = None if conn.invalidated else conn.info.pop(_AT_COMMIT, None)
+    if not pending:
+        return
+    raw: Any = conn.connection.dbapi_connection
+    try:
+        with raw.pipeline():
+            for sql, params in pending:
+                raw.execute(sql, params)
+            raw.commit()
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise driver_error(conn, error, pending[0][0], pending[0][1]) from error
+
+
+def _drop_held(conn: Connection) -> None:
+    if not conn.invalidated:  # an invalidated connection's record was cleared already
+        conn.info.pop(_AT_COMMIT, None)
+
+
+def _drop_held_on_reset(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
+    connection_record.info.pop(_AT_COMMIT, None)  # a connection back in the pool holds nothing
+
+
+event.listen(Engine, "commit", _write_with_commit)
+event.listen(Engine, "rollback", _drop_held)
+event.listen(Pool, "reset", _drop_held_on_reset)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

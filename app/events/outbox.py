@@ -19,7 +19,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from app.categories.models import Category
-from app.core.db import utcnow
+from app.core.db import send_with_commit, utcnow
 from app.events import repository
 from app.events.enums import public_kind
 from app.events.schemas import EventPayload, OfficeRef
@@ -83,9 +83,22 @@ def build_payload(
 def write_outbox(
     session: Session, before: TicketSnapshot | None, after: TicketSnapshot, ev: TicketEvent
 ) -> None:
-    """The hooks listener: one outbox row per ticket event, plus pending deliveries."""
+    """The hooks listener: one outbox row per ticket event, plus pending deliveries.
+
+    On PostgreSQL both are one statement (the subscriptions are matched in it),
+    sent with the COMMIT when the request defers its hooks: nothing in the
+    request reads the outbox back."""
     payload, office = build_payload(session, before, after, ev)
     now = utcnow()
+    if session.get_bind().dialect.name == "postgresql":
+        params = (after.id, ev.id, office.id, office.path, payload.kind)
+        sql, args = repository.OUTBOX_PG, (*params, payload.model_dump_json(), now)
+        if session.info.get(hooks.UNTIL_COMMIT):
+            send_with_commit(session, sql, args)
+        else:
+            session.connection().exec_driver_sql(sql, args)
+        session.info[_WROTE] = True
+        return
     row = repository.insert_event(
         session,
         ticket_id=after.id,

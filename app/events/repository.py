@@ -42,6 +42,28 @@ def insert_event(
     return row
 
 
+# PostgreSQL: the outbox row and a pending delivery for each subscription that
+# wants it (WebhookTarget.wants, in SQL), in one statement. Parameters: ticket,
+# ticket event, office id, office path, kind, payload (JSON text), time.
+OUTBOX_PG = """
+WITH e AS (
+    INSERT INTO outbox_events
+        (ticket_id, ticket_event_id, office_id, office_path, kind, payload, created_at)
+    VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s)
+    RETURNING id, kind, office_path, created_at
+)
+INSERT INTO webhook_deliveries
+    (webhook_id, event_id, status, attempts, next_attempt_at, created_at)
+SELECT w.id, e.id, 'pending', 0, e.created_at, e.created_at
+FROM e
+JOIN webhooks w ON w.active
+LEFT JOIN offices o ON o.id = w.office_id
+WHERE (w.event_kinds IS NULL OR w.event_kinds IN ('[]', 'null') OR w.event_kinds ? e.kind)
+  AND (o.path IS NULL OR starts_with(e.office_path, o.path))
+ORDER BY w.id
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class WebhookTarget:
     id: int

@@ -17,13 +17,11 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table, and_, delete, func, select
-from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.pool import Pool
 
-from app.core.db import driver_error
+from app.core.db import send_with_commit
 from app.grids.models import Office
 from app.stats.contrib import FLOW_KINDS, Deltas, path_ids
 from app.stats.models import (
@@ -144,7 +142,7 @@ def apply(session: Session, deltas: Deltas, bump: Iterable[int]) -> None:
     every change under them: whoever writes them holds their locks until
     commit, and the next change waits. So when the request allows it
     (:func:`app.tickets.hooks.defer`), the statement is not run now but sent
-    with the COMMIT in one pipelined round trip (:func:`_write_with_commit`):
+    with the COMMIT in one pipelined round trip (:func:`app.core.db.send_with_commit`):
     the locks are then held for the server's time only, never while the
     request's thread waits for the interpreter between two statements.
     """
@@ -164,48 +162,9 @@ def apply(session: Session, deltas: Deltas, bump: Iterable[int]) -> None:
         statements = [(f"WITH {parts} SELECT 1", [p for _, ps in statements for p in ps])]
     sql, params = statements[0]
     if session.info.get(hooks.UNTIL_COMMIT):
-        conn.info.setdefault(_AT_COMMIT, []).append((sql, tuple(params)))
+        send_with_commit(session, sql, params)
     else:
         conn.exec_driver_sql(sql, tuple(params))
-
-
-_AT_COMMIT = "gridfix.stats.at_commit"  # Connection.info: rollup writes to send with COMMIT
-
-
-def _write_with_commit(conn: Connection) -> None:
-    """Before SQLAlchemy commits: send the held rollup writes and the COMMIT in one
-    pipeline. SQLAlchemy's own COMMIT that follows finds no transaction and
-    sends nothing. Errors surface as SQLAlchemy's, like any statement's."""
-    pending = None if conn.invalidated else conn.info.pop(_AT_COMMIT, None)
-    if not pending:
-        return
-    raw: Any = conn.connection.dbapi_connection
-    try:
-        with raw.pipeline():
-            for sql, params in pending:
-                raw.execute(sql, params)
-            raw.commit()
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise driver_error(conn, exc, pending[0][0], pending[0][1]) from exc
-
-
-def held_for_commit(session: Session) -> int:
-    """How many rollup writes wait to be sent with this session's COMMIT."""
-    return len(session.connection().info.get(_AT_COMMIT, ()))
-
-
-def _drop_held(conn: Connection) -> None:
-    if not conn.invalidated:  # an invalidated connection's record was cleared already
-        conn.info.pop(_AT_COMMIT, None)
-
-
-def _drop_held_on_reset(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
-    connection_record.info.pop(_AT_COMMIT, None)  # a connection back in the pool holds nothing
-
-
-sa_event.listen(Engine, "commit", _write_with_commit)
-sa_event.listen(Engine, "rollback", _drop_held)
-sa_event.listen(Pool, "reset", _drop_held_on_reset)
 
 
 def bump_versions(session: Session, office_ids: Sequence[int]) -> None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.core.db import mark_writer, utcnow
+from app.core.db import held_for_commit, mark_writer, utcnow
+from app.events.models import OutboxEvent
 from app.stats import buckets
 from app.stats.models import ROLLUPS, stats_cohort, stats_version
 from app.stats.rebuild import Windows, prune, rebuild
-from app.stats.repository import held_for_commit, table_rows
+from app.stats.repository import table_rows
 from app.tickets import hooks, service
 from app.tickets.enums import Action, ActorKind
 from app.tickets.models import Ticket
@@ -129,10 +130,15 @@ def test_rollup_writes_held_for_the_commit_go_with_it_or_not_at_all(stats_city, 
             now=utcnow(),
         )
         hooks.run_deferred(s)
-        assert held_for_commit(s) == (1 if pg else 0)
+        # The rollup write and the outbox row (with its deliveries).
+        assert held_for_commit(s) == (2 if pg else 0)
+
+    def outbox_rows(s) -> int:
+        return s.scalar(select(func.count()).select_from(OutboxEvent))
 
     with session_factory() as s:
         before = _snapshot(s)
+        events_before = outbox_rows(s)
         s.rollback()
     with session_factory() as s:
         accept_one(s)
@@ -143,6 +149,7 @@ def test_rollup_writes_held_for_the_commit_go_with_it_or_not_at_all(stats_city, 
         s.commit()  # a commit on the same pooled connection sends nothing held
     with session_factory() as s:
         assert _snapshot(s) == before
+        assert outbox_rows(s) == events_before
         s.rollback()
     with session_factory() as s:
         accept_one(s)
@@ -151,6 +158,7 @@ def test_rollup_writes_held_for_the_commit_go_with_it_or_not_at_all(stats_city, 
         mark_writer(s)
         incremental = _snapshot(s)
         assert incremental != before
+        assert outbox_rows(s) == events_before + 1
         rebuild(s)
         assert _snapshot(s) == incremental
         s.rollback()
