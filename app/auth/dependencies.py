@@ -110,7 +110,6 @@ def _credential(request: Request) -> tuple[AuthMethod, str] | None:
 async def optional_principal(
     request: Request,
     session: DbSession,
-    settings: AppSettings,
     _bearer: Annotated[str | None, Depends(_oauth2_scheme)],
     _api_key: Annotated[str | None, Depends(_api_key_scheme)],
 ) -> Actor | None:
@@ -118,7 +117,10 @@ async def optional_principal(
 
     A credential in the principal cache is answered on the event loop; only a
     lookup (a query, perhaps a key's last-use stamp) goes to a worker thread.
+    Every request solves this, so its own dependencies are kept to the ones
+    OpenAPI needs to see (FastAPI solves a dependency's sub-tree on each use).
     """
+    settings: Settings = request.app.state.settings
     found = _credential(request)
     if found is None:
         return None
@@ -136,13 +138,17 @@ async def optional_principal(
     )
 
 
+def _authenticated(actor: Actor | None) -> Actor:
+    if actor is None:
+        raise Unauthorized("authentication required: send a bearer token or an API key")
+    return actor
+
+
 async def current_principal(
     actor: Annotated[Actor | None, Depends(optional_principal)],
 ) -> Actor:
     """The caller; 401 when no credential was sent."""
-    if actor is None:
-        raise Unauthorized("authentication required: send a bearer token or an API key")
-    return actor
+    return _authenticated(actor)
 
 
 OptionalPrincipal = Annotated[Actor | None, Depends(optional_principal)]
@@ -157,7 +163,10 @@ def require_roles(*roles: Role) -> Callable[[Actor], Coroutine[Any, Any, Actor]]
     if not roles:
         raise ValueError("require_roles needs at least one role")
 
-    async def dependency(actor: CurrentPrincipal) -> Actor:
+    # On optional_principal directly, not current_principal: one level less to
+    # solve on every request.
+    async def dependency(caller: OptionalPrincipal) -> Actor:
+        actor = _authenticated(caller)
         service.require_role(actor, *roles)
         return actor
 
