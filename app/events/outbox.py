@@ -51,13 +51,28 @@ def _office_ref(office: Office) -> OfficeRef:
     return OfficeRef(code=office.code, name=office.name)
 
 
+# A category's code never changes (only its names, SLA and the like), so the
+# outbox asks the database once per category and process.
+_CATEGORY_CODES: dict[int, str] = {}
+
+
+def _category_code(session: Session, category_id: int) -> str:
+    code = _CATEGORY_CODES.get(category_id)
+    if code is None:
+        category = session.get(Category, category_id)
+        assert category is not None
+        code = category.code
+        if len(_CATEGORY_CODES) < 10_000:
+            _CATEGORY_CODES[category_id] = code
+    return code
+
+
 def build_payload(
     session: Session, before: TicketSnapshot | None, after: TicketSnapshot, ev: TicketEvent
 ) -> tuple[EventPayload, Office]:
     """The public event for one change, and the office that owns the ticket now."""
     office = session.get(Office, after.office_id)
-    category = session.get(Category, after.category_id)
-    assert office is not None and category is not None
+    assert office is not None
     previous_office = None
     if before is not None and before.office_id != after.office_id:
         old = session.get(Office, before.office_id)
@@ -70,7 +85,7 @@ def build_payload(
         previous_status=before.status if before is not None else None,
         resolution=after.resolution,
         reason=ev.reason,
-        category=category.code,
+        category=_category_code(session, after.category_id),
         priority=after.priority,
         office=_office_ref(office),
         previous_office=previous_office,

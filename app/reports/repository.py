@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Row, func, insert, select
 from sqlalchemy.orm import Session
 
 from app.photos.models import Photo
@@ -58,6 +58,34 @@ def photos_for(session: Session, report_ids: Collection[int]) -> dict[int, list[
     for report_id, photo in rows:
         out.setdefault(report_id, []).append(photo)
     return out
+
+
+# The report columns a ticket's page shows (ReportBrief).
+REPORT_BRIEF_COLUMNS = (
+    Report.id,
+    Report.description,
+    Report.location_source,
+    Report.location_mismatch_m,
+    Report.accuracy_m,
+    Report.created_at,
+)
+
+
+def brief_with_photos(session: Session, report_id: int) -> tuple[Row[Any] | None, list[Photo]]:
+    """What a ticket's page shows of its report (its brief columns) and the
+    report's photos in the order they were sent: one query."""
+    stmt = (
+        select(*REPORT_BRIEF_COLUMNS, Photo)
+        .select_from(Report)
+        .outerjoin(ReportPhoto, ReportPhoto.report_id == Report.id)
+        .outerjoin(Photo, Photo.id == ReportPhoto.photo_id)
+        .where(Report.id == report_id)
+        .order_by(ReportPhoto.position)
+    )
+    rows = session.execute(stmt).all()
+    if not rows:
+        return None, []
+    return rows[0], [r[-1] for r in rows if r[-1] is not None]
 
 
 def get_many(session: Session, ids: Collection[int]) -> list[Report]:

@@ -120,6 +120,8 @@ def get_for_update(session: Session, ticket_id: int) -> Ticket | None:
     return session.scalar(
         select(Ticket)
         .where(Ticket.id == ticket_id)
+        # lat/lon carry the position; the geometry loads if something asks for it.
+        .options(defer(Ticket.location))
         .with_for_update()
         .execution_options(populate_existing=True)
     )

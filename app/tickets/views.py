@@ -17,7 +17,6 @@ from app.core.cache import TTLCache
 from app.grids.models import Office
 from app.photos.storage import ObjectStorage
 from app.reports import repository as reports_repo
-from app.reports.models import Report
 from app.reports.schemas import OfficeBrief
 from app.reports.views import photo_out
 from app.tickets import repository
@@ -285,9 +284,8 @@ def ticket_detail(
 ) -> TicketDetail:
     events, people = repository.events_with_actors(session, t.id)
     lk = Lookups(session, [t], events, names, people)
-    report = session.get(Report, t.report_id)
+    report, photos = reports_repo.brief_with_photos(session, t.report_id)
     assert report is not None
-    photos = reports_repo.photos_for(session, [report.id]).get(report.id, [])
     return TicketDetail(
         **_ticket_fields(_attrs(t), lk, kind=kind, staff=staff, now=now),
         report=ReportBrief(
