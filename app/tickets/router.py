@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -392,11 +393,11 @@ def ticket_events(session: DbSession, access: TicketInScope, names: Names) -> li
     return [views.event_out(e, lk, staff=access.staff) for e in events]
 
 
-def _ticket_for_update(
-    session: DbSession,
-    actor: CurrentPrincipal,
-    ticket_id: Annotated[int, Path(ge=1, le=2**62, description="Ticket id")],
-) -> Iterator[TicketAccess]:
+TicketId = Annotated[int, Path(ge=1, le=2**62, description="Ticket id")]
+
+
+@contextmanager
+def _ticket_locked(session: Session, actor: Actor, ticket_id: int) -> Iterator[TicketAccess]:
     """The ticket in the caller's scope, read once and under a row lock (until commit);
     its listeners deferred to the end of the request (see ``_detail_response``)."""
     ticket = repository.get_for_update(session, ticket_id)
@@ -411,6 +412,13 @@ def _ticket_for_update(
     hooks.defer(session)
     yield access
     del office
+
+
+def _ticket_for_update(
+    session: DbSession, actor: CurrentPrincipal, ticket_id: TicketId
+) -> Iterator[TicketAccess]:
+    with _ticket_locked(session, actor, ticket_id) as access:
+        yield access
 
 
 TicketForUpdate = Annotated[TicketAccess, Depends(_ticket_for_update, scope="function")]
@@ -468,18 +476,24 @@ _ACTION_DOCS = {
 
 
 def _make_action_endpoint(action: Action) -> None:
+    # The busiest writes: the ticket is locked in the endpoint's own thread and
+    # the app's parts taken from its state, not from dependencies (each one is
+    # solved on every request; a generator dependency costs a thread hand-off).
     def endpoint(
+        request: Request,
         session: DbSession,
-        access: TicketForUpdate,
-        storage: Storage,
-        settings: AppSettings,
-        names: Names,
+        actor: CurrentPrincipal,
+        ticket_id: TicketId,
         if_match: IfMatch = None,
         body: ActionBody | None = None,
     ) -> JSONResponse:
-        locked = _locked(session, access, if_match)
-        _act(session, locked, action, body or ActionBody(), settings)
-        return _detail_response(session, locked, storage, settings, names)
+        state = request.app.state
+        with _ticket_locked(session, actor, ticket_id) as access:
+            locked = _locked(session, access, if_match)
+            _act(session, locked, action, body or ActionBody(), state.settings)
+            return _detail_response(
+                session, locked, state.storage, state.settings, state.name_cache
+            )
 
     endpoint.__doc__ = _ACTION_DOCS[action]
     router.add_api_route(
