@@ -26,7 +26,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, load_only
 
 from app.core.geo import haversine_m, metres_to_degrees
 from app.tickets.models import OPEN_PREDICATE, Ticket, TicketCandidate, TicketEvent
@@ -128,12 +128,27 @@ def get_for_update(session: Session, ticket_id: int) -> Ticket | None:
 
 
 def office_without_boundary(session: Session, office_id: int) -> Any:
-    """The office (into the session's identity map), its boundary left unloaded:
-    checks and listeners want its id and path, and a boundary can be megabytes."""
+    """The office (into the session's identity map), its boundary and the rest
+    unloaded: checks and listeners want its id, names and path, and a boundary
+    can be megabytes."""
     from app.grids.models import Office
 
     return session.scalar(
-        select(Office).where(Office.id == office_id).options(defer(Office.boundary))
+        select(Office)
+        .where(Office.id == office_id)
+        # What checks, outbox and rollups read; anything else loads on access.
+        .options(
+            load_only(
+                Office.id,
+                Office.code,
+                Office.name,
+                Office.level,
+                Office.parent_id,
+                Office.depth,
+                Office.path,
+                Office.active,
+            )
+        )
     )
 
 
