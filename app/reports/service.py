@@ -32,6 +32,7 @@ from app.photos.images import content_key
 from app.photos.storage import ObjectStorage
 from app.reports import repository, views
 from app.reports.models import Report
+from app.tickets import hooks
 from app.tickets.models import Ticket
 from app.tickets.service import open_ticket
 
@@ -237,6 +238,10 @@ def submit(
         # Inside the try: when the second put fails, the first original must go too.
         photos.store_originals(deps.storage, checked, already_stored=set(known), written=written)
         mark_writer(session)
+        # The new ticket's listeners run at the commit, and on PostgreSQL their
+        # writes to rows every report in a district shares (rollups) go with the
+        # COMMIT itself: nothing below reads them back.
+        hooks.defer(session)
         first = _check_rate_or_replay(session, actor, settings, now, key, fingerprint)
         if first is not None:
             written = []  # the first request's objects: same content, same keys
