@@ -1,6 +1,8 @@
 """This machine's ceilings, measured in the same run as the service.
 
-- ``tiny JSON``: a bare FastAPI endpoint returning a small dict (same worker count);
+- ``tiny JSON``: a bare FastAPI endpoint returning a small dict (same worker count),
+  also from one client (``tiny JSON, 1 client``: the latency tail of the machine
+  itself, beside the service's one-client rows);
 - ``bare upload``: multipart photo → the same object store → one INSERT (bare_app.py);
 - ``SELECT 1``: one client's round trip to the configured database;
 - ``storage PUT``: a ~300 KB object written to the configured store (S3 or folder).
@@ -24,6 +26,8 @@ from scripts.bench import load
 from scripts.bench.servers import HEALTHCHECK_S, bare_server, peak_rss_mb
 from scripts.bench.stage import Backend
 
+TINY_ONE = "tiny JSON, 1 client"
+
 
 def _drive_bare(kind: str, url: str, concurrency: int, duration: float) -> dict[str, Any]:
     from scripts.bench.mix import report_photo, unique
@@ -36,7 +40,7 @@ def _drive_bare(kind: str, url: str, concurrency: int, duration: float) -> dict[
     def bare(c: httpx.Client, n: int) -> httpx.Response:
         return c.post("/bare", files={"photo": ("p.jpg", unique(base), "image/jpeg")})
 
-    fn = tiny if kind == "tiny JSON" else bare
+    fn = bare if kind == "bare upload" else tiny
     res = load.run(kind, url, fn, concurrency=concurrency, duration_s=duration)
     return res.row() | {"statuses": res.statuses}
 
@@ -50,9 +54,12 @@ def bare_ceilings(
     server = bare_server(be.env, workers=workers, healthcheck_s=HEALTHCHECK_S)
     try:
         server.wait_ready("/tiny")
-        for kind in ("tiny JSON", "bare upload"):
+        # Also tiny JSON from one client: the machine's own latency tail, next to
+        # which the one-client rows of the service are read.
+        runs = (("tiny JSON", concurrency), ("bare upload", concurrency), (TINY_ONE, 1))
+        for kind, clients in runs:
             with mp.get_context("spawn").Pool(1) as pool:
-                out[kind] = pool.apply(_drive_bare, (kind, server.url, concurrency, duration))
+                out[kind] = pool.apply(_drive_bare, (kind, server.url, clients, duration))
         rss = [round(peak_rss_mb(p), 1) for p in server.workers()]
         for row in out.values():
             row["peak_rss_mb_per_worker"] = rss
