@@ -32,7 +32,7 @@ from app.photos.exceptions import (
 )
 from app.photos.local import LocalStorage
 from app.photos.s3 import S3Storage
-from app.photos.storage import ObjectStorage, build_storage
+from app.photos.storage import ObjectStorage, build_storage, content_disposition
 from tests.support.seaweed import S3Server, free_port
 
 Fetch = Callable[..., httpx.Response]
@@ -335,6 +335,37 @@ def test_presigned_get_serves_the_object(store: ObjectStorage, fetch: Fetch) -> 
     disposition = r.headers["content-disposition"]
     assert disposition.startswith("inline;")
     assert "filename*=UTF-8''%E6%8A%A5%E5%91%8A%207.jpg" in disposition
+
+
+def test_s3_presigned_get_matches_what_boto3_would_sign(store: ObjectStorage) -> None:
+    """GETs are signed without the client's per-call pipeline; the URL must be
+    the one the client makes, but for the moment of signing."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    if not isinstance(store, S3Storage):
+        pytest.skip("S3 only: the local store signs its own URLs")
+    assert store._get_signer is not None  # the fast path is the one in use
+    ours = store.presigned_get("pg/sub/a_b-1.jpg", ttl_s=120, filename="报告 7.jpg")
+    theirs = store._client.generate_presigned_url(
+        "get_object",
+        Params={
+            "Bucket": store.bucket,
+            "Key": store._full("pg/sub/a_b-1.jpg"),
+            "ResponseContentDisposition": content_disposition("报告 7.jpg"),
+        },
+        ExpiresIn=120,
+    )
+
+    def shape(url: str) -> tuple[str, str, str, dict[str, str]]:
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query, strict_parsing=True))
+        for moment in ("X-Amz-Date", "X-Amz-Signature"):
+            assert query.pop(moment)
+        access, _day, *scope = query.pop("X-Amz-Credential").split("/")
+        query["scope"] = "/".join([access, *scope])
+        return parts.scheme, parts.netloc, parts.path, query
+
+    assert shape(ours) == shape(theirs)
 
 
 def test_presigned_get_expires(store: ObjectStorage, fetch: Fetch) -> None:
