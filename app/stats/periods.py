@@ -177,8 +177,12 @@ def series(interval: str, start: datetime | None, end: datetime | None, clock: C
         step = 7 if interval == "week" else 1
         if start is not None:
             lo_day = b.day_slot(start, tz)
+        elif step == 7:
+            # Counted from the current week's Monday: counted back from today,
+            # a Monday would reach into a thirteenth week.
+            lo_day = _week_start(hi_day) - (DEFAULT_SPAN[interval] - 1) * 7
         else:
-            lo_day = hi_day - (DEFAULT_SPAN[interval] * step - 1)
+            lo_day = hi_day - (DEFAULT_SPAN[interval] - 1)
         if step == 7:
             lo_day, hi_day = _week_start(lo_day), _week_start(hi_day)
         slots = list(range(lo_day, hi_day + 1, step))

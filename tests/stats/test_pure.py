@@ -96,6 +96,17 @@ def test_old_bounds_must_be_month_starts():
     assert cohort(datetime(2026, 11, 2, tzinfo=TZ), None, clk)  # inside the window
 
 
+@pytest.mark.parametrize("days", range(7))
+def test_default_weeks_are_twelve_on_every_weekday(days):
+    # Monday 2026-11-23 00:30 in Shanghai, then each following day: the last
+    # bucket is always that week's Monday and there are always twelve.
+    now = datetime(2026, 11, 22, 16, 30, tzinfo=UTC) + timedelta(days=days)
+    s = series("week", None, None, _clock(now))
+    starts = [st for _, st in s.starts]
+    assert len(starts) == 12 and starts[-1] == datetime(2026, 11, 23, tzinfo=TZ)
+    assert all(st.weekday() == 0 for st in starts)
+
+
 def test_series_buckets():
     now = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)  # a Sunday, 14:00 in Shanghai
     clk = _clock(now)
