@@ -190,15 +190,13 @@ class _Scope(Protocol):
     def allows(self, office_id: int, office_path: str) -> bool: ...
 
 
-def office_path_in_scope(
-    session: Session, scope: _Scope, code: str, *, field: str = "office"
-) -> str:
+def office_path_in_scope(session: Session, scope: _Scope, code: str) -> str:
     """The path of the office with ``code``, when ``scope`` covers it; else a 422
-    naming ``field`` (an office out of scope reads as unknown)."""
+    naming the ``office`` field (an office out of scope reads as unknown)."""
     o = repository.get_by_code(session, code)
     if o is None or not scope.allows(o.id, o.path):
         raise InvalidInput(
             f"no office {code!r} in your scope",
-            errors=[{"field": field, "reason": "unknown or out of scope"}],
+            errors=[{"field": "office", "reason": "unknown or out of scope"}],
         )
     return o.path

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from math import isqrt
@@ -242,11 +242,7 @@ def _open() -> ColumnElement[bool]:
     return text(OPEN_PREDICATE)  # type: ignore[return-value]
 
 
-def _dialect(db: Session | Connection) -> str:
-    return (db.dialect if isinstance(db, Connection) else db.get_bind().dialect).name
-
-
-def _conditions(f: QueueFilter, db: Session | Connection) -> list[ColumnElement[bool]]:
+def _conditions(f: QueueFilter, dialect: str) -> list[ColumnElement[bool]]:
     """The filters other than the office scope, as WHERE clauses."""
     out: list[ColumnElement[bool]] = []
     if f.statuses:
@@ -268,7 +264,7 @@ def _conditions(f: QueueFilter, db: Session | Connection) -> list[ColumnElement[
         out.append(Ticket.created_at < f.created_to)
     if f.bbox is not None:
         min_lon, min_lat, max_lon, max_lat = f.bbox
-        if _dialect(db) == "postgresql":
+        if dialect == "postgresql":
             box = "tickets.location && ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4326)"
         else:
             box = (
@@ -288,7 +284,7 @@ def _filtered(stmt: Select[Any], f: QueueFilter, session: Session) -> Select[Any
     if f.office_path is not None:
         sub = select(Office.id).where(Office.path.startswith(f.office_path, autoescape=True))
         stmt = stmt.where(Ticket.office_id.in_(sub))
-    return stmt.where(*_conditions(f, session))
+    return stmt.where(*_conditions(f, session.get_bind().dialect.name))
 
 
 def queue_offices(db: Session | Connection, f: QueueFilter) -> tuple[tuple[int, ...] | None, int]:
@@ -325,7 +321,7 @@ def queue_page(
     sort: str,
     after: dict[str, Any] | None,
     limit: int,
-) -> list[Row[Any]]:
+) -> Sequence[Row[Any]]:
     """One page of a work queue as ticket-shaped rows (:data:`QUEUE_COLUMNS`),
     keyset-paginated on the sort columns.
 
@@ -336,22 +332,22 @@ def queue_page(
     wide scope by walking the unled index and skipping other offices' rows.
     """
     keys = SORTS[sort]
-    ids, total = queue_offices(db, f)
+    # Plain rows, so the Core connection runs it: the ORM's result machinery
+    # (identity map, loader states) would only add per-row work to a page.
+    conn = db if isinstance(db, Connection) else db.connection()
+    ids, total = queue_offices(conn, f)
     if ids is not None and not ids:
         return []
-    conds = _conditions(f, db)
+    conds = _conditions(f, conn.dialect.name)
     if after is not None:
         conds.append(_after(keys, after))
     order = [getattr(Ticket, c).desc() if d else getattr(Ticket, c).asc() for c, d in keys]
     stmt = select(*QUEUE_COLUMNS)
-    # Plain rows, so the Core connection runs it: the ORM's result machinery
-    # (identity map, loader states) would only add per-row work to a page.
-    conn = db if isinstance(db, Connection) else db.connection()
     if ids is None:
         pass
     elif len(ids) == 1:
         stmt = stmt.where(Ticket.office_id == ids[0])
-    elif _dialect(db) == "postgresql" and len(ids) < max(2, isqrt(total)):
+    elif conn.dialect.name == "postgresql" and len(ids) < max(2, isqrt(total)):
         # Few offices out of many: the cheapest page is each office's own first
         # page merged (len(ids) short index reads), not a walk of the global
         # order that would skip every other office's rows.
@@ -377,11 +373,11 @@ def queue_page(
             .subquery("page")
         )
         stmt = stmt.join(merged, merged.c.id == Ticket.id)
-        return list(conn.execute(stmt.order_by(*order)).all())
+        return conn.execute(stmt.order_by(*order)).all()
     else:
         stmt = stmt.where(Ticket.office_id.in_(ids))
     # all(): one fetch of the page; iterating would fetch it row by row.
-    return list(conn.execute(stmt.where(*conds).order_by(*order).limit(limit)).all())
+    return conn.execute(stmt.where(*conds).order_by(*order).limit(limit)).all()
 
 
 def _after(keys: tuple[tuple[str, bool], ...], after: dict[str, Any]) -> ColumnElement[bool]:
