@@ -34,6 +34,10 @@ NAMING_CONVENTION = {
 }
 
 
+# Set on the dialect of an engine whose PostgreSQL sessions all start in UTC.
+UTC_SESSIONS = "gridfix_utc_sessions"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend.
 
@@ -51,10 +55,17 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        # PostgreSQL sessions that make_engine started in UTC hand back UTC-aware
+        # values already: no Python call per value (seven a ticket row).
+        if getattr(dialect, UTC_SESSIONS, False):
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is UTC:  # PostgreSQL: connections speak UTC (make_engine)
+        if value.tzinfo is UTC:
             return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
@@ -164,16 +175,23 @@ def make_engine(
         **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
     _ping_when_idle(engine, ping_idle_s)
+    # Unless the URL's own options choose a zone, every session is in UTC.
+    setattr(engine.dialect, UTC_SESSIONS, "timezone" not in _url_options(url).lower())
     return engine
+
+
+def _url_options(url: str) -> str:
+    """The ``options`` query parameter of a PostgreSQL URL (server settings), or ''."""
+    options = make_url(url).query.get("options")
+    return " ".join(options) if isinstance(options, tuple) else (options or "")
 
 
 def _pg_connect_args(url: str) -> dict[str, Any]:
     """Session settings every PostgreSQL connection starts with: the UTC time
     zone, so timestamps arrive already in UTC (no conversion per value; figures
     are bucketed by zone in Python, never by the session's zone)."""
-    options = make_url(url).query.get("options")
-    extra = " ".join(options) if isinstance(options, tuple) else (options or "")
-    return {"options": f"-c TimeZone=UTC {extra}".strip()}  # an explicit choice wins
+    # An explicit choice in the URL comes later in the options, so it wins.
+    return {"options": f"-c TimeZone=UTC {_url_options(url)}".strip()}
 
 
 def make_read_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine | None:

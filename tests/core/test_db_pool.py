@@ -103,7 +103,7 @@ def test_postgresql_connections_speak_utc_and_an_explicit_zone_still_reads_utc(p
     from sqlalchemy import column, select
     from sqlalchemy import text as sql
 
-    from app.core.db import UTCDateTime
+    from app.core.db import UTC_SESSIONS, UTCDateTime
 
     at = datetime(2026, 3, 1, 23, 30, tzinfo=timezone(timedelta(hours=8)))
     query = select(column("t", UTCDateTime())).select_from(
@@ -119,5 +119,7 @@ def test_postgresql_connections_speak_utc_and_an_explicit_zone_still_reads_utc(p
                 assert c.execute(sql("SHOW TimeZone")).scalar_one() == zone
                 got = c.execute(query, {"at": at}).scalar_one()
             assert got == at and got.tzinfo is UTC, (zone, got)
+            # Values pass through untouched only where the session is known to be in UTC.
+            assert getattr(engine.dialect, UTC_SESSIONS) is (zone == "UTC")
         finally:
             engine.dispose()
