@@ -127,17 +127,23 @@ def get_for_update(session: Session, ticket_id: int) -> Ticket | None:
     )
 
 
-def office_without_boundary(session: Session, office_id: int) -> Any:
-    """The office (into the session's identity map), its boundary and the rest
-    unloaded: checks and listeners want its id, names and path, and a boundary
-    can be megabytes."""
+def locked_with_office(session: Session, ticket_id: int) -> tuple[Ticket, Any] | None:
+    """A ticket to change and its office, in one statement; on PostgreSQL the
+    ticket's row (not the office's) stays locked until commit.
+
+    The office goes into the session's identity map without its boundary (which
+    can be megabytes): scope checks, outbox and rollups want its id, names and
+    path; anything else loads on access.
+    """
     from app.grids.models import Office
 
-    return session.scalar(
-        select(Office)
-        .where(Office.id == office_id)
-        # What checks, outbox and rollups read; anything else loads on access.
+    row = session.execute(
+        select(Ticket, Office)
+        .join(Office, Office.id == Ticket.office_id)
+        .where(Ticket.id == ticket_id)
         .options(
+            # lat/lon carry the position; the geometry loads if something asks for it.
+            defer(Ticket.location),
             load_only(
                 Office.id,
                 Office.code,
@@ -147,9 +153,12 @@ def office_without_boundary(session: Session, office_id: int) -> Any:
                 Office.depth,
                 Office.path,
                 Office.active,
-            )
+            ),
         )
-    )
+        .with_for_update(of=Ticket)
+        .execution_options(populate_existing=True)
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def candidate_ids(session: Session, ticket_id: int) -> list[int]:

@@ -402,11 +402,11 @@ TicketId = Annotated[int, Path(ge=1, le=2**62, description="Ticket id")]
 def _ticket_locked(session: Session, actor: Actor, ticket_id: int) -> Iterator[TicketAccess]:
     """The ticket in the caller's scope, read once and under a row lock (until commit);
     its listeners deferred to the end of the request (see ``_detail_response``)."""
-    ticket = repository.get_for_update(session, ticket_id)
-    # Held for the whole request: the session keeps objects only while they are
-    # referenced, and the scope check, the outbox and the rollups all want this
-    # office — loaded once, without its boundary.
-    office = repository.office_without_boundary(session, ticket.office_id) if ticket else None
+    # The office is held for the whole request: the session keeps objects only
+    # while they are referenced, and the scope check, the outbox and the rollups
+    # all want it.
+    found = repository.locked_with_office(session, ticket_id)
+    ticket, office = found if found is not None else (None, None)
     access = access_for(session, actor, ticket) if ticket is not None else None
     if access is None:
         # Out of scope is indistinguishable from absent.
