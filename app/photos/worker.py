@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from datetime import timedelta
 from typing import cast
 
@@ -44,6 +45,7 @@ log = logging.getLogger("gridfix.photos.worker")
 _STOP = object()
 QUEUE_MAX_ITEMS = 64
 QUEUE_MAX_BYTES = 64 * 1024 * 1024
+SCAN_BATCH = 50
 
 Work = Image.Image | bytes | None
 
@@ -115,24 +117,35 @@ class DerivativeWorker:
     def _run(self) -> None:
         # No lowered thread priority: a starved thread holding the GIL would stall the
         # request threads of its process (priority inversion); decoding is bounded instead.
+        # The scan runs on its schedule under load too: a queue that never stays
+        # empty for a whole interval must not keep the photos it turned away (or
+        # those of a process that died) pending until the next quiet moment.
+        next_scan = time.monotonic() + self._scan_interval
         while True:
             try:
-                item = self._queue.get(timeout=self._scan_interval)
+                item = self._queue.get(timeout=max(0.0, next_scan - time.monotonic()))
             except queue.Empty:
-                self.scan_once()
-                continue
+                item = None
             if item is _STOP:
                 return
-            photo_id, work = cast(tuple[str, Work], item)
-            with self._lock:
-                self._queued_bytes -= _weight(work)
-            try:
-                self.process(photo_id, work)
-            except Exception:  # the thread must outlive any one photo; the scan retries
-                log.exception("derivatives for %s: unexpected error", photo_id)
-            del item, work  # release the bytes before waiting for the next item
+            if item is not None:
+                self._process_queued(cast(tuple[str, Work], item))
+                del item  # release the bytes before waiting for the next item
+            if time.monotonic() >= next_scan:
+                found = self.scan_once()
+                # A full batch: more may wait, so the next one comes after one queued item.
+                next_scan = time.monotonic() + (0.0 if found >= SCAN_BATCH else self._scan_interval)
 
-    def scan_once(self, limit: int = 50) -> int:
+    def _process_queued(self, item: tuple[str, Work]) -> None:
+        photo_id, work = item
+        with self._lock:
+            self._queued_bytes -= _weight(work)
+        try:
+            self.process(photo_id, work)
+        except Exception:  # the thread must outlive any one photo; the scan retries
+            log.exception("derivatives for %s: unexpected error", photo_id)
+
+    def scan_once(self, limit: int = SCAN_BATCH) -> int:
         """Process photos left pending for longer than the grace period."""
         cutoff = utcnow() - self._scan_grace
         try:

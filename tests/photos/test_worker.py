@@ -305,3 +305,32 @@ def test_the_queue_is_bounded_by_the_memory_it_holds(idle, session_factory, monk
         release.set()
         worker.stop()
     assert worker.queued_bytes == 0
+
+
+def test_the_scan_keeps_its_schedule_while_the_queue_is_never_idle(idle, session_factory):
+    """Photos the full queue turned away are left to the scan: under a steady
+    trickle of new work (the queue never empty for a whole interval) the scan
+    still runs on time, instead of waiting for a quiet moment that may not come."""
+    turned_away = report(idle, jpeg(seed=412))["photos"][0]["id"]
+    app = idle.client.app
+    worker = DerivativeWorker(
+        app.state.sessionmaker,
+        app.state.storage,
+        idle.settings,
+        scan_interval_s=0.5,
+        scan_grace_s=0,
+    )
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        n = 0
+        while time.monotonic() < deadline:
+            # Work arrives every 0.1 s (ids of no photo: each is a quick no-op).
+            worker.enqueue(f"{n:064x}")
+            n += 1
+            if photo_row(session_factory, turned_away).derivatives_status == "ready":
+                break
+            time.sleep(0.1)
+    finally:
+        worker.stop()
+    assert photo_row(session_factory, turned_away).derivatives_status == "ready"
