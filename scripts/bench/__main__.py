@@ -117,10 +117,12 @@ def alone(
     *,
     concurrency: int | None = None,
     suffix: str = "",
+    be: stage.Backend | None = None,
     **extra: Any,
 ) -> list[dict[str, Any]]:
     """Each of ``ops`` alone, closed loop; ``concurrency`` overrides --concurrency
-    and ``suffix`` is added to the rows' names."""
+    and ``suffix`` is added to the rows' names. With ``be``, reports are followed
+    by a wait for their photos' derivatives."""
     rows: list[dict[str, Any]] = []
     for op in ops:
         spec = {
@@ -131,8 +133,39 @@ def alone(
         } | extra
         console.print(f"  {op}{suffix} …", highlight=False)
         out = drive_in_process(people, spec)["rows"]
+        if op.startswith("report") and be is not None:
+            # Derivatives are made after the answer: wait for them, so the next
+            # operation runs alone, and say what the reports still cost.
+            pending, seconds, left = drain_derivatives(be)
+            console.print(
+                f"    derivatives: {pending} pending when the load stopped, "
+                f"{'all made' if not left else f'{left} still pending'} after {seconds:.1f} s",
+                highlight=False,
+            )
+            out = [r | {"derivatives_pending": pending, "drain_s": round(seconds, 1)} for r in out]
         rows += [r | {"name": f"{r['name']}{suffix}"} for r in out]
     return rows
+
+
+def drain_derivatives(be: stage.Backend, timeout_s: float = 300.0) -> tuple[int, float, int]:
+    """Photos pending when called, seconds until none was, and how many still were
+    if ``timeout_s`` ran out first."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(be.database_url)
+    query = text("SELECT count(*) FROM photos WHERE derivatives_status = 'pending'")
+    start = time.monotonic()
+    try:
+        first = None
+        while True:
+            with engine.connect() as c:
+                left = int(c.execute(query).scalar_one())
+            first = left if first is None else first
+            if not left or time.monotonic() - start > timeout_s:
+                return first, time.monotonic() - start, left
+            time.sleep(0.25)
+    finally:
+        engine.dispose()
 
 
 def computed(be: stage.Backend, people: stage.People, args: argparse.Namespace) -> list[Any]:
@@ -224,7 +257,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             if "alone" in args.phases:
                 console.print(f"[bold]each operation alone @{args.tickets:,} tickets[/]")
-                rows = alone(server, people, SINGLE_OPS, args, accept_pool=pool)
+                rows = alone(server, people, SINGLE_OPS, args, be=be, accept_pool=pool)
                 # The second half of the pool: tickets the closed loop above did not reach.
                 rest = pool[len(pool) // 2 :]
                 # One client, back to back: latency without the wait for the two
