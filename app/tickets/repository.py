@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -127,23 +128,22 @@ def get_for_update(session: Session, ticket_id: int) -> Ticket | None:
     )
 
 
-def locked_with_office(session: Session, ticket_id: int) -> tuple[Ticket, Any] | None:
-    """A ticket to change and its office, in one statement; on PostgreSQL the
-    ticket's row (not the office's) stays locked until commit.
-
-    The office goes into the session's identity map without its boundary (which
-    can be megabytes): scope checks, outbox and rollups want its id, names and
-    path; anything else loads on access.
-    """
+# Statements built once, on first use. SQLAlchemy memoizes a statement's cache key
+# on the statement object, so a prebuilt one with bound parameters skips both the
+# building (~0.1 ms) and the keying (~0.25 ms) that a fresh one costs on each call.
+@functools.cache
+def _locked_with_office_stmt() -> Select[Any]:
     from app.grids.models import Office
 
-    row = session.execute(
+    return (
         select(Ticket, Office)
         .join(Office, Office.id == Ticket.office_id)
-        .where(Ticket.id == ticket_id)
+        .where(Ticket.id == bindparam("ticket_id"))
         .options(
             # lat/lon carry the position; the geometry loads if something asks for it.
             defer(Ticket.location),
+            # What checks, outbox and rollups read of the office (a boundary can
+            # be megabytes); anything else loads on access.
             load_only(
                 Office.id,
                 Office.code,
@@ -157,7 +157,14 @@ def locked_with_office(session: Session, ticket_id: int) -> tuple[Ticket, Any] |
         )
         .with_for_update(of=Ticket)
         .execution_options(populate_existing=True)
-    ).first()
+    )
+
+
+def locked_with_office(session: Session, ticket_id: int) -> tuple[Ticket, Any] | None:
+    """A ticket to change and its office (into the session's identity map, without
+    its boundary), in one statement; on PostgreSQL the ticket's row (not the
+    office's) stays locked until commit."""
+    row = session.execute(_locked_with_office_stmt(), {"ticket_id": ticket_id}).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -194,21 +201,29 @@ class PersonName:
     display_name: str | None
 
 
-def events_with_actors(
-    session: Session, ticket_id: int, *, limit: int = 500
-) -> tuple[list[TicketEvent], dict[int, PersonName]]:
-    """A ticket's events and the names of the people who made them: one query."""
+EVENTS_LIMIT = 500
+
+
+@functools.cache
+def _events_with_actors_stmt() -> Select[Any]:
     from app.auth.models import Principal
 
-    stmt = (
+    return (
         select(TicketEvent, Principal.id, Principal.name, Principal.display_name)
         .outerjoin(Principal, Principal.id == TicketEvent.actor_id)
-        .where(TicketEvent.ticket_id == ticket_id)
+        .where(TicketEvent.ticket_id == bindparam("ticket_id"))
         .order_by(TicketEvent.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
+
+
+def events_with_actors(
+    session: Session, ticket_id: int, *, limit: int = EVENTS_LIMIT
+) -> tuple[list[TicketEvent], dict[int, PersonName]]:
+    """A ticket's events and the names of the people who made them: one query."""
     events, people = [], {}
-    for event, pid, name, display_name in session.execute(stmt):
+    rows = session.execute(_events_with_actors_stmt(), {"ticket_id": ticket_id, "limit": limit})
+    for event, pid, name, display_name in rows:
         events.append(event)
         if pid is not None:
             people[pid] = PersonName(pid, name, display_name)
