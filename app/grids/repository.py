@@ -8,8 +8,8 @@ from typing import Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy.orm import Session, aliased, defer
 
 from app.auth.enums import Role
 from app.auth.models import Principal
@@ -27,10 +27,21 @@ def get_by_codes(session: Session, codes: Sequence[str]) -> dict[str, Office]:
     return {o.code: o for o in rows}
 
 
+# Offices by id without their boundaries (which can be megabytes, decoded into
+# shapely on load): what routing hands on (the office, its ancestors and the
+# alternatives) is read for ids, names, levels and paths; a boundary asked for
+# still loads. Built once: a prebuilt statement's cache key is memoized on it.
+_BY_IDS = (
+    select(Office)
+    .where(Office.id.in_(bindparam("ids", expanding=True)))
+    .options(defer(Office.boundary))
+)
+
+
 def get_many(session: Session, ids: Sequence[int]) -> list[Office]:
     if not ids:
         return []
-    return list(session.scalars(select(Office).where(Office.id.in_(list(ids)))))
+    return list(session.scalars(_BY_IDS, {"ids": list(ids)}))
 
 
 def ancestors(session: Session, office: Office) -> list[Office]:
