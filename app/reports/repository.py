@@ -7,26 +7,28 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, insert, select
+from sqlalchemy import Row, Select, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from app.photos.models import Photo
 from app.reports.models import Report, ReportPhoto
 
 
-def count_since(session: Session, reporter_id: int, since: datetime) -> tuple[int, datetime | None]:
-    """How many reports a reporter made since ``since``, and the oldest of them."""
-    row = session.execute(
-        select(func.count(), func.min(Report.created_at)).where(
-            Report.reporter_id == reporter_id, Report.created_at > since
-        )
-    ).one()
-    oldest = row[1]
-    if oldest is not None and oldest.tzinfo is None:
-        from datetime import UTC
+def nth_latest_time(session: Session, reporter_id: int, n: int) -> datetime | None:
+    """When the reporter's ``n``-th latest report was made (None: fewer than ``n``).
 
-        oldest = oldest.replace(tzinfo=UTC)
-    return int(row[0]), oldest
+    Walked newest-first along the (reporter, id) index: ``n`` index entries at
+    most, however long the reporter's history (ids are handed out in the order
+    reports are made).
+    """
+    stmt = (
+        select(Report.created_at)
+        .where(Report.reporter_id == reporter_id)
+        .order_by(Report.id.desc())
+        .offset(n - 1)
+        .limit(1)
+    )
+    return session.scalar(stmt)
 
 
 def get(session: Session, report_id: int) -> Report | None:

@@ -87,11 +87,11 @@ def check_rate(session: Session, actor: Actor, settings: Settings, now: datetime
     limit = settings.reports_per_hour
     if limit <= 0:
         return
-    count, oldest = repository.count_since(session, actor.id, now - timedelta(hours=1))
-    if count >= limit:
-        wait = (
-            60 if oldest is None else int((oldest + timedelta(hours=1) - now).total_seconds()) + 1
-        )
+    # Limited while the limit-th latest report is less than an hour old; the next
+    # one is welcome as soon as it leaves the window.
+    at = repository.nth_latest_time(session, actor.id, limit)
+    if at is not None and at > now - timedelta(hours=1):
+        wait = int((at + timedelta(hours=1) - now).total_seconds()) + 1
         raise TooManyRequests(
             f"at most {limit} reports an hour; try again in {max(wait, 1)} s",
             retry_after=max(wait, 1),

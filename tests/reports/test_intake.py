@@ -188,6 +188,49 @@ def test_rate_limit(make_world):
     )
 
 
+def test_rate_limit_is_a_sliding_hour(make_world, session_factory):
+    """Only the last hour counts, and Retry-After is when the report that makes the
+    limit leaves the window (the limit-th latest), not when the oldest one does."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.core.db import utcnow
+
+    world = make_world(reports_per_hour=2)
+
+    def send(seed: int) -> int:
+        files = [("a.jpg", jpeg(seed=seed))]
+        return world.post_report(files=files, lat=PENGJIANG[0], lon=PENGJIANG[1]).status_code
+
+    def made_ago(report_id: int, minutes: float) -> None:
+        with session_factory() as s:
+            at = utcnow() - timedelta(minutes=minutes)
+            s.execute(update(Report).where(Report.id == report_id).values(created_at=at))
+            s.commit()
+
+    def latest_id() -> int:
+        with session_factory() as s:
+            return int(s.scalar(select(func.max(Report.id))))
+
+    assert send(30) == 201
+    first = latest_id()
+    assert send(31) == 201
+    middle = latest_id()
+    made_ago(first, 70)
+    made_ago(middle, 50)
+    assert send(32) == 201  # the 70-minute-old one no longer counts
+    made_ago(latest_id(), 5)
+    # Reports 5, 50 and 70 minutes old: the window holds two, the limit. Limited
+    # until the 50-minute-old one is an hour old, in ten minutes.
+    r = world.post_report(files=[("a.jpg", jpeg(seed=33))], lat=PENGJIANG[0], lon=PENGJIANG[1])
+    assert r.status_code == 429
+    assert 595 <= int(r.headers["retry-after"]) <= 601
+    # Once it has left the window, one more is welcome.
+    made_ago(middle, 61)
+    assert send(34) == 201
+
+
 def test_viewers_cannot_report(world):
     r = world.post_report("viewer", files=[("a.jpg", jpeg())], lat=PENGJIANG[0], lon=PENGJIANG[1])
     assert r.status_code == 403
