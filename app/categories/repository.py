@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.categories.models import Category
@@ -16,9 +16,14 @@ def list_categories(session: Session, *, include_retired: bool = False) -> list[
     return list(session.scalars(stmt))
 
 
+# Built once (every report looks its category up): a prebuilt statement's
+# cache key is memoized on it.
+_BY_CODE = select(Category).where(Category.code == bindparam("code"))
+
+
 def get_by_code(session: Session, code: str) -> Category | None:
     """The category with ``code``, retired or not."""
-    return session.scalar(select(Category).where(Category.code == code))
+    return session.scalar(_BY_CODE, {"code": code})
 
 
 def existing_codes(session: Session) -> set[str]:
