@@ -105,7 +105,14 @@ def test_dashboard_end_to_end(busy_city, browser):
             error.wait_for(state="visible", timeout=5000)
             assert error.inner_text().strip()
             assert page.evaluate("sessionStorage.length") == 0
-            problems.clear()  # the browser logs the refused request itself
+            # The browser logs each refused request itself: the map and the three
+            # figure requests go out together, and the form shows the first refusal,
+            # so wait for all four before clearing (a late one would land after).
+            deadline = time.monotonic() + 10
+            while sum("401" in m for m in problems) < 4 and time.monotonic() < deadline:
+                page.wait_for_timeout(50)
+            assert sum("401" in m for m in problems) == 4, problems
+            problems.clear()
 
             page.get_by_test_id("token-input").fill(token)
             page.get_by_test_id("signin-submit").click()
