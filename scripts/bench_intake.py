@@ -21,7 +21,6 @@ import os
 import random
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from scripts.bench import load
+from scripts.bench import load, stage
 from scripts.bench.servers import bare_server, gridfix_server, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,36 +126,11 @@ def drive(
         return pool.apply(_drive, (kind, url, tokens, concurrency, duration))
 
 
-def derivative_backlog(env: dict[str, str]) -> dict[str, int]:
-    """Photos by derivative status, read straight from the database."""
+def _database_url(env: dict[str, str]) -> str:
     from app.config import load_settings
 
     os.environ.update(env)
-    engine = create_engine(load_settings().resolved_database_url)
-    try:
-        with engine.connect() as c:
-            rows = c.execute(
-                text("SELECT derivatives_status, count(*) FROM photos GROUP BY derivatives_status")
-            ).all()
-    finally:
-        engine.dispose()
-    return {str(status): int(n) for status, n in rows}
-
-
-def drain(env: dict[str, str], timeout_s: float) -> dict[str, Any]:
-    """After the load: how many photos still wait for derivatives, and how long the
-    idle server takes to finish them (the queue first, then the periodic scan)."""
-    start = time.monotonic()
-    at_end = derivative_backlog(env)
-    counts = at_end
-    while counts.get("pending", 0) and time.monotonic() - start < timeout_s:
-        time.sleep(1.0)
-        counts = derivative_backlog(env)
-    return {
-        "pending_at_end_of_load": at_end.get("pending", 0),
-        "drain_s": round(time.monotonic() - start, 1) if not counts.get("pending") else None,
-        "final": counts,
-    }
+    return load_settings().resolved_database_url
 
 
 def run_config(name: str, env: dict[str, str], args: argparse.Namespace) -> dict[str, Any]:
@@ -172,7 +146,9 @@ def run_config(name: str, env: dict[str, str], args: argparse.Namespace) -> dict
     try:
         app.wait_ready("/readyz")
         out["intake"] = drive("intake", app.url, tokens, args.concurrency, args.duration)
-        out["derivatives"] = drain(env, 0 if args.defer_derivatives else args.drain_timeout)
+        out["derivatives"] = stage.drain_derivatives(
+            _database_url(env), 0 if args.defer_derivatives else args.drain_timeout
+        )
         out["intake"]["peak_rss_mb_per_worker"] = [
             round(peak_rss_mb(p), 1) for p in app.worker_pids()
         ]

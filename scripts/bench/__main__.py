@@ -109,6 +109,10 @@ def start_service(be: stage.Backend, workers: int, **extra_env: str) -> Server:
     return server
 
 
+# How long a benchmark waits for a report phase's derivatives.
+DRAIN_TIMEOUT_S = 300.0
+
+
 def alone(
     server: Server,
     people: stage.People,
@@ -136,36 +140,19 @@ def alone(
         if op.startswith("report") and be is not None:
             # Derivatives are made after the answer: wait for them, so the next
             # operation runs alone, and say what the reports still cost.
-            pending, seconds, left = drain_derivatives(be)
+            d = stage.drain_derivatives(be.database_url, timeout_s=DRAIN_TIMEOUT_S)
+            pending, seconds = d["pending_at_end_of_load"], d["drain_s"]
+            if seconds is not None:
+                done = f"all made after {seconds:.1f} s"
+            else:
+                done = f"{d['final'].get('pending')} still pending after {DRAIN_TIMEOUT_S:g} s"
             console.print(
-                f"    derivatives: {pending} pending when the load stopped, "
-                f"{'all made' if not left else f'{left} still pending'} after {seconds:.1f} s",
+                f"    derivatives: {pending} pending when the load stopped, {done}",
                 highlight=False,
             )
-            out = [r | {"derivatives_pending": pending, "drain_s": round(seconds, 1)} for r in out]
+            out = [r | {"derivatives_pending": pending, "drain_s": seconds} for r in out]
         rows += [r | {"name": f"{r['name']}{suffix}"} for r in out]
     return rows
-
-
-def drain_derivatives(be: stage.Backend, timeout_s: float = 300.0) -> tuple[int, float, int]:
-    """Photos pending when called, seconds until none was, and how many still were
-    if ``timeout_s`` ran out first."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(be.database_url)
-    query = text("SELECT count(*) FROM photos WHERE derivatives_status = 'pending'")
-    start = time.monotonic()
-    try:
-        first = None
-        while True:
-            with engine.connect() as c:
-                left = int(c.execute(query).scalar_one())
-            first = left if first is None else first
-            if not left or time.monotonic() - start > timeout_s:
-                return first, time.monotonic() - start, left
-            time.sleep(0.25)
-    finally:
-        engine.dispose()
 
 
 def computed(be: stage.Backend, people: stage.People, args: argparse.Namespace) -> list[Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -219,3 +220,33 @@ def officer_tokens_for(be: Backend, codes: set[str]) -> dict[str, str]:
                 out[code] = issue_token(settings, p, 7 * 86400)[0]
     engine.dispose()
     return out
+
+
+def derivative_backlog(database_url: str) -> dict[str, int]:
+    """Photos by derivative status, read straight from the database."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as c:
+            rows = c.execute(
+                text("SELECT derivatives_status, count(*) FROM photos GROUP BY derivatives_status")
+            ).all()
+    finally:
+        engine.dispose()
+    return {str(status): int(n) for status, n in rows}
+
+
+def drain_derivatives(database_url: str, timeout_s: float) -> dict[str, Any]:
+    """After a load: how many photos still wait for derivatives, and how long the
+    server takes to finish them (the queue first, then the periodic scan);
+    ``drain_s`` is None when ``timeout_s`` ran out first."""
+    start = time.monotonic()
+    at_end = derivative_backlog(database_url)
+    counts = at_end
+    while counts.get("pending", 0) and time.monotonic() - start < timeout_s:
+        time.sleep(0.5)
+        counts = derivative_backlog(database_url)
+    return {
+        "pending_at_end_of_load": at_end.get("pending", 0),
+        "drain_s": round(time.monotonic() - start, 1) if not counts.get("pending") else None,
+        "final": counts,
+    }
