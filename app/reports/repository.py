@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, insert, select
+from sqlalchemy import Row, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from app.photos.models import Photo
@@ -74,23 +73,21 @@ REPORT_BRIEF_COLUMNS = (
 )
 
 
-@functools.cache
-def _brief_with_photos_stmt() -> Select[Any]:
-    # Built once: a prebuilt statement's cache key is memoized on it.
-    return (
-        select(*REPORT_BRIEF_COLUMNS, Photo)
-        .select_from(Report)
-        .outerjoin(ReportPhoto, ReportPhoto.report_id == Report.id)
-        .outerjoin(Photo, Photo.id == ReportPhoto.photo_id)
-        .where(Report.id == bindparam("report_id"))
-        .order_by(ReportPhoto.position)
-    )
+# Built once: a prebuilt statement's cache key is memoized on it.
+_BRIEF_WITH_PHOTOS = (
+    select(*REPORT_BRIEF_COLUMNS, Photo)
+    .select_from(Report)
+    .outerjoin(ReportPhoto, ReportPhoto.report_id == Report.id)
+    .outerjoin(Photo, Photo.id == ReportPhoto.photo_id)
+    .where(Report.id == bindparam("report_id"))
+    .order_by(ReportPhoto.position)
+)
 
 
 def brief_with_photos(session: Session, report_id: int) -> tuple[Row[Any] | None, list[Photo]]:
     """What a ticket's page shows of its report (its brief columns) and the
     report's photos in the order they were sent: one query."""
-    rows = session.execute(_brief_with_photos_stmt(), {"report_id": report_id}).all()
+    rows = session.execute(_BRIEF_WITH_PHOTOS, {"report_id": report_id}).all()
     if not rows:
         return None, []
     return rows[0], [r[-1] for r in rows if r[-1] is not None]
