@@ -31,7 +31,7 @@ import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from scripts.bench import load, stage
+from scripts.bench import cpu, load, stage
 from scripts.bench.servers import bare_server, gridfix_server, peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,6 +162,8 @@ def run_config(name: str, env: dict[str, str], args: argparse.Namespace) -> dict
     for label, row in (("bare", b), ("intake", i)):
         rps, p50, p99, errs = row["rps"], row["p50_ms"], row["p99_ms"], row["errors"]
         print(f"  {label:8} {rps:8.1f} {p50:8.1f} {p99:8.1f} {errs:7d}")
+    for label, row in (("bare", b), ("intake", i)):
+        print(f"  CPU ms a request, {label}: {cpu.describe(row.get('cpu_ms'))}")
     print(
         f"  intake/bare throughput {out['ratio_rps']}  (aim >= 0.7);"
         f" p99 ratio {out['ratio_p99']}  (aim <= 2);"

@@ -11,8 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
+
+from scripts.bench import cpu
 
 
 @dataclass
@@ -23,6 +26,8 @@ class Result:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    # CPU seconds per process group over the measured window (see cpu.py).
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -34,7 +39,7 @@ class Result:
         xs = sorted(self.latencies)
         return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] * 1000
 
-    def row(self) -> dict[str, float | int | str]:
+    def row(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "ok": self.ok,
@@ -43,6 +48,7 @@ class Result:
             "p50_ms": round(self.pct(50), 2),
             "p99_ms": round(self.pct(99), 2),
             "mean_ms": round(statistics.fmean(self.latencies) * 1000, 2) if self.latencies else 0,
+            "cpu_ms": cpu.per_request_ms(self.cpu_s, self.ok),
         }
 
 
@@ -94,10 +100,21 @@ def run(
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     for t in threads:
         t.start()
+    result.cpu_s = _cpu_between(measure_from, stop_at)
     for t in threads:
         t.join()
     result.seconds = duration_s
     return result
+
+
+def _cpu_between(start: float, stop: float) -> dict[str, float]:
+    """Sleep until ``start`` and then ``stop`` (monotonic), returning the CPU each
+    process group spent in between."""
+    sampler = cpu.Sampler()
+    time.sleep(max(0.0, start - time.monotonic()))
+    before = sampler.snapshot()
+    time.sleep(max(0.0, stop - time.monotonic()))
+    return sampler.between(before, sampler.snapshot())
 
 
 # --- several operations at once --------------------------------------------------------------
@@ -112,6 +129,7 @@ class Recorder:
     def __init__(self, ok_statuses: dict[str, tuple[int, ...]] | None = None) -> None:
         self.results: dict[str, Result] = {}
         self.races: dict[str, int] = {}
+        self.cpu_s: dict[str, float] = {}
         self.ok_statuses = ok_statuses or {}
         self.measuring = False
         self._lock = threading.Lock()
@@ -151,6 +169,8 @@ class Recorder:
         out: list[dict[str, object]] = []
         for res in self.results.values():
             res.seconds = seconds
+            if len(self.results) == 1:  # one operation: the machine's CPU was all its own
+                res.cpu_s = self.cpu_s
             out.append(res.row() | {"statuses": res.statuses, "races": self.races.get(res.name, 0)})
         return out
 
@@ -185,6 +205,7 @@ def run_closed(
         t.start()
     time.sleep(warmup_s)
     rec.measuring = True
+    rec.cpu_s = _cpu_between(time.monotonic(), stop_at)
     for t in threads:
         t.join()
     return rec

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from scripts.bench import cpu
 from scripts.bench.mix import CEILING, COMPUTED_OPS, ONE_CLIENT
 
 # (check, operation row, ceiling, minimum ratio of throughputs)
@@ -135,6 +136,7 @@ def print_table(console: Console, result: dict[str, Any]) -> None:
             _f(r["ratio"], 3),
         )
     console.print(t)
+    print_cpu(console, result)
     rss = result["rss_peak_mb_per_worker"]
     console.print(
         "peak RSS per worker (MiB): "
@@ -144,6 +146,26 @@ def print_table(console: Console, result: dict[str, Any]) -> None:
     for c in result["checks"]:
         mark = "[green]pass[/]" if c["pass"] else "[red]FAIL[/]"
         console.print(f"  {mark}  {c['check']}: {c['value']}", highlight=False)
+
+
+def print_cpu(console: Console, result: dict[str, Any]) -> None:
+    """Milliseconds of CPU a request, by process group, for every single-operation row."""
+    rows = [("ceiling", name, c) for name, c in result["ceilings"].items()]
+    rows += [(r["phase"], r["name"], r) for r in result["rows"]]
+    rows = [(phase, name, r["cpu_ms"]) for phase, name, r in rows if r.get("cpu_ms")]
+    if not rows:
+        return
+    t = Table(
+        title="CPU a request (ms), by process group, over the measured window",
+        title_justify="left",
+    )
+    t.add_column("phase", no_wrap=True)
+    t.add_column("operation", no_wrap=True)
+    for g in (*cpu.GROUPS, "total"):
+        t.add_column(g, justify="right", no_wrap=True)
+    for phase, name, cost in rows:
+        t.add_row(phase, name, *(_f(cost[g], 2) for g in (*cpu.GROUPS, "total")))
+    console.print(t)
 
 
 def write_json(path: Path, result: dict[str, Any]) -> None:
