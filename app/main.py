@@ -135,8 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match"],
-            expose_headers=["ETag", "Location", "Retry-After"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "Prefer"],
+            expose_headers=["ETag", "Location", "Preference-Applied", "Retry-After"],
         )
     install_security_headers(app, settings)
     # Routes are matched in order, one pattern at a time: the most requested

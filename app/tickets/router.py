@@ -36,6 +36,7 @@ from app.core.db import DbSession, single_read, utcnow
 from app.core.errors import Forbidden, InvalidInput, NotFound, problem_responses
 from app.core.geo import CRS, to_wgs84
 from app.core.pagination import decode_cursor, encode_cursor
+from app.core.prefer import APPLIED_HEADER, MINIMAL, wants_minimal
 from app.grids.dependencies import GridRouterDep
 from app.grids.service import office_path_in_scope
 from app.photos import service as photos_service
@@ -62,6 +63,19 @@ async def _names(request: Request) -> views.NameCache:
 
 Names = Annotated[views.NameCache, Depends(_names)]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="The ticket's ETag, from GET")]
+Prefer = Annotated[
+    str | None,
+    Header(
+        alias="Prefer",
+        description="return=minimal: answer 204 with the new ETag instead of the ticket",
+    ),
+]
+# Writes answer the ticket, or with Prefer: return=minimal only its new ETag.
+_MINIMAL_DOC = {
+    204: {
+        "description": "Done (Prefer: return=minimal): no body; the ETag header is the new version"
+    }
+}
 
 
 def _csv(value: str | None, field: str, allowed: set[str] | None = None) -> tuple[str, ...]:
@@ -339,7 +353,19 @@ def _detail_response(
     settings: Any,
     names: views.NameCache | None = None,
     status: int = 200,
+    prefer: str | None = None,
 ) -> Response:
+    if wants_minimal(prefer):
+        # The change's listeners still run before the commit (see below).
+        hooks.run_deferred(session)
+        return Response(
+            status_code=204,
+            headers={
+                "ETag": service.etag(access.ticket),
+                APPLIED_HEADER: MINIMAL,
+                "Cache-Control": "private, no-cache",
+            },
+        )
     body = views.ticket_detail(
         session,
         access.ticket,
@@ -487,6 +513,7 @@ def _make_action_endpoint(action: Action) -> None:
         actor: CurrentPrincipal,
         ticket_id: TicketId,
         if_match: IfMatch = None,
+        prefer: Prefer = None,
         body: ActionBody | None = None,
     ) -> Response:
         state = request.app.state
@@ -494,7 +521,7 @@ def _make_action_endpoint(action: Action) -> None:
             locked = _locked(session, access, if_match)
             _act(session, locked, action, body or ActionBody(), state.settings)
             return _detail_response(
-                session, locked, state.storage, state.settings, state.name_cache
+                session, locked, state.storage, state.settings, state.name_cache, prefer=prefer
             )
 
     endpoint.__doc__ = _ACTION_DOCS[action]
@@ -505,7 +532,7 @@ def _make_action_endpoint(action: Action) -> None:
         response_model=TicketDetail,
         name=f"ticket_{action.value}",
         summary=_ACTION_DOCS[action],
-        responses=problem_responses(401, 403, 404, 409, 412, 422, 428),
+        responses={**_MINIMAL_DOC, **problem_responses(401, 403, 404, 409, 412, 422, 428)},
     )
 
 
@@ -516,7 +543,7 @@ for _action in _ACTION_DOCS:
 @router.post(
     "/{ticket_id}/resolve",
     response_model=TicketDetail,
-    responses=problem_responses(401, 403, 404, 409, 412, 413, 415, 422, 428),
+    responses={**_MINIMAL_DOC, **problem_responses(401, 403, 404, 409, 412, 413, 415, 422, 428)},
 )
 def resolve(
     session: DbSession,
@@ -537,6 +564,7 @@ def resolve(
     crs: Annotated[CRS, Form()] = CRS.wgs84,
     captured_at: Annotated[datetime | None, Form(description="When, with offset")] = None,
     if_match: IfMatch = None,
+    prefer: Prefer = None,
 ) -> Response:
     """Say the hazard is dealt with; categories that need it take an after photo at the spot."""
     locked = _locked(session, access, if_match)
@@ -599,13 +627,13 @@ def resolve(
     for p in checked:
         if p.sha256 not in stored:
             background.add_task(worker.enqueue, p.sha256, p.facts.image)
-    return _detail_response(session, locked, storage, settings, names)
+    return _detail_response(session, locked, storage, settings, names, prefer=prefer)
 
 
 @router.patch(
     "/{ticket_id}",
     response_model=TicketDetail,
-    responses=problem_responses(401, 403, 404, 412, 422, 428),
+    responses={**_MINIMAL_DOC, **problem_responses(401, 403, 404, 412, 422, 428)},
 )
 def patch_ticket(
     session: DbSession,
@@ -616,6 +644,7 @@ def patch_ticket(
     grid_router: GridRouterDep,
     body: TicketPatch,
     if_match: IfMatch = None,
+    prefer: Prefer = None,
 ) -> Response:
     """Change category (re-routed when the category belongs to another office level) or priority."""
     if not access.staff or access.candidate or access.kind is None:
@@ -644,4 +673,4 @@ def patch_ticket(
         service.change_priority(
             session, locked.ticket, body.priority, actor=locked.actor, now=now, note=body.note
         )
-    return _detail_response(session, locked, storage, settings, names)
+    return _detail_response(session, locked, storage, settings, names, prefer=prefer)

@@ -244,9 +244,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             if "alone" in args.phases:
                 console.print(f"[bold]each operation alone @{args.tickets:,} tickets[/]")
-                rows = alone(server, people, SINGLE_OPS, args, be=be, accept_pool=pool)
-                # The second half of the pool: tickets the closed loop above did not reach.
-                rest = pool[len(pool) // 2 :]
+                # A third of the pool each: accept, accept with return=minimal, and
+                # accept from one client, so no ticket is accepted twice.
+                third = len(pool) // 3
+                rows = alone(
+                    server,
+                    people,
+                    SINGLE_OPS,
+                    args,
+                    be=be,
+                    accept_pool=pool[:third],
+                    minimal_pool=pool[third : 2 * third],
+                )
+                rest = pool[2 * third :]
                 # One client, back to back: latency without the wait for the two
                 # cores that 16 clients' requests mostly spend (the rows above).
                 rows += alone(

@@ -38,6 +38,7 @@ CEILING = {
     "upload PUT": "storage PUT",
     "officer queue": "tiny JSON",
     "officer accept": "tiny JSON",
+    "officer accept, return=minimal": "tiny JSON",
     "officer start": "tiny JSON",
     "officer resolve": "tiny JSON",
     "stats summary": "tiny JSON",
@@ -92,6 +93,7 @@ class Workload:
         self.etags: dict[str, str] = {}
         self.codes = sorted(people.officers)
         self.accept_pool: list[tuple[int, int, str]] = spec.get("accept_pool", [])
+        self.minimal_pool: list[tuple[int, int, str]] = spec.get("minimal_pool", [])
 
     def bearer(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -171,11 +173,21 @@ class Workload:
             self.act(c, rec, rng.choice(items), auth)
 
     def act(
-        self, c: httpx.Client, rec: load.Recorder, t: dict[str, Any], auth: dict[str, str]
+        self,
+        c: httpx.Client,
+        rec: load.Recorder,
+        t: dict[str, Any],
+        auth: dict[str, str],
+        *,
+        minimal: bool = False,
     ) -> None:
+        """The ticket's next action; ``minimal`` asks for 204 and the ETag only
+        (``Prefer: return=minimal``), timed under its own name."""
         allowed = t["allowed_actions"]
         action = next(a for a in ("accept", "start", "resolve") if a in allowed)
         headers = auth | {"If-Match": t["etag"]}
+        if minimal:
+            headers["Prefer"] = "return=minimal"
         url = f"/v1/tickets/{t['id']}/{action}"
         photo = action == "resolve" and t["category"] not in NO_EVIDENCE
         form: dict[str, str] = {"resolution": "fixed", "note": "cleared on site"}
@@ -194,8 +206,9 @@ class Workload:
                 return c.post(url, headers=headers, json={})
             return c.post(url, headers=headers, data=form, files=files)
 
-        r = rec.timed(f"officer {action}", send, race=RACES)
-        if r is not None and r.status_code == 200:
+        name = f"officer {action}" + (", return=minimal" if minimal else "")
+        r = rec.timed(name, send, ok=(204,) if minimal else OK, race=RACES)
+        if r is not None and r.status_code in (200, 204):
             kind = {"accept": "accepted", "start": "started", "resolve": "resolved"}[action]
             self.ledger.add(**{kind: 1})
             if action == "resolve" and photo:
@@ -203,10 +216,25 @@ class Workload:
 
     def officer_accept(self, c: httpx.Client, n: int, rec: load.Recorder) -> None:
         """Accept a different seeded ticket each time (its version known in advance)."""
-        tid, version, code = self.accept_pool[n % len(self.accept_pool)]
+        self._accept(c, n, rec, self.accept_pool, minimal=False)
+
+    def officer_accept_minimal(self, c: httpx.Client, n: int, rec: load.Recorder) -> None:
+        """The same with ``Prefer: return=minimal``, on tickets of its own pool."""
+        self._accept(c, n, rec, self.minimal_pool, minimal=True)
+
+    def _accept(
+        self,
+        c: httpx.Client,
+        n: int,
+        rec: load.Recorder,
+        pool: list[tuple[int, int, str]],
+        *,
+        minimal: bool,
+    ) -> None:
+        tid, version, code = pool[n % len(pool)]
         t = {"id": tid, "etag": f'"t{tid}-v{version}"', "allowed_actions": ["accept"]}
         t["category"] = "other"
-        self.act(c, rec, t, self.bearer(self.p.officers[code]))
+        self.act(c, rec, t, self.bearer(self.p.officers[code]), minimal=minimal)
 
     # --- dashboards and partners ---
 
@@ -261,6 +289,7 @@ class Workload:
             "report direct-upload": self.rider_direct,
             "officer queue": self.officer_queue,
             "officer accept": self.officer_accept,
+            "officer accept, return=minimal": self.officer_accept_minimal,
             "stats summary": self.stats_fresh("stats summary", "/v1/stats/summary"),
             "stats offices": self.stats_fresh("stats offices", "/v1/stats/offices"),
             "stats summary computed": self.stats_fresh(
@@ -286,6 +315,7 @@ SINGLE_OPS = (
     "report direct-upload",
     "officer queue",
     "officer accept",
+    "officer accept, return=minimal",
     "stats summary",
     "stats offices",
     "stats poll 304",
@@ -297,7 +327,7 @@ def drive(
     people: People, spec: dict[str, Any], on_start: Callable[[], Any] | None = None
 ) -> dict[str, Any]:
     """Entry point in the load process. ``spec``: url, ops, mode (closed|open),
-    concurrency, duration, warmup, rate, accept_pool. ``on_start`` is called when
+    concurrency, duration, warmup, rate, accept_pool, minimal_pool. ``on_start`` is called when
     the first request is about to go (after imports and photo loading)."""
     w = Workload(people, spec)
     tasks = w.tasks(spec["ops"])

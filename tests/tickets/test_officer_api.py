@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from app.categories.models import Category
 from app.core.db import utcnow
@@ -311,3 +313,56 @@ def test_patch_category_reroutes_and_priority(city, session_factory):
         f"/v1/tickets/{tid}", json={"priority": 9}, headers={**headers, "If-Match": city.etag(tid)}
     )
     assert r.status_code == 422
+
+
+def test_prefer_return_minimal_answers_204_with_the_new_etag(city, session_factory):
+    from app.events.models import OutboxEvent
+
+    tid = city.report()
+    old = city.etag(tid, "off_a")
+
+    def send(method: str, path: str, tag: str, **kw: Any) -> httpx.Response:
+        headers = {**city.h["off_a"], "If-Match": tag, "Prefer": "handling=lenient, return=minimal"}
+        return city.client.request(method, f"/v1/tickets/{tid}{path}", headers=headers, **kw)
+
+    r = send("POST", "/accept", old)
+    assert r.status_code == 204, r.text
+    assert r.content == b"" and r.headers["preference-applied"] == "return=minimal"
+    tag = r.headers["etag"]
+    assert tag != old and tag == city.etag(tid, "off_a")
+    # The ETag answered is good for the next write: actions, PATCH and resolve alike.
+    r = send("POST", "/start", tag)
+    assert r.status_code == 204, r.text
+    r = send("PATCH", "", r.headers["etag"], json={"priority": 1})
+    assert r.status_code == 204, r.text
+    r = send(
+        "POST",
+        "/resolve",
+        r.headers["etag"],
+        data={"resolution": "fixed", "note": "patched"},
+        files=[("photos", ("a.jpg", after_photo(), "image/jpeg"))],
+    )
+    assert r.status_code == 204, r.text
+    t = city.get(tid, "off_a").json()
+    assert t["status"] == "resolved" and t["priority"] == 1
+    assert r.headers["etag"] == city.etag(tid, "off_a")
+    kinds = [e["kind"] for e in t["events"]]
+    assert kinds == ["created", "accepted", "started", "reprioritised", "resolved"]
+    # The change's listeners ran as for a full answer: each change is in the outbox.
+    with session_factory() as s:
+        n = s.scalar(select(func.count()).where(OutboxEvent.ticket_id == tid))
+    assert n == len(kinds)
+    # A stale tag still gets its problem body; no preference, the ticket as before.
+    r = send("POST", "/close", old)
+    assert r.status_code == 412 and r.json()["current_status"] == "resolved"
+    r = city.client.post(
+        f"/v1/tickets/{tid}/comment",
+        json={"note": "seen"},
+        headers={
+            **city.h["off_a"],
+            "If-Match": city.etag(tid, "off_a"),
+            "Prefer": "return=representation",
+        },
+    )
+    assert r.status_code == 200 and r.json()["events"][-1]["kind"] == "commented"
+    assert "preference-applied" not in r.headers
