@@ -189,9 +189,15 @@ def _url_options(url: str) -> str:
 def _pg_connect_args(url: str) -> dict[str, Any]:
     """Session settings every PostgreSQL connection starts with: the UTC time
     zone, so timestamps arrive already in UTC (no conversion per value; figures
-    are bucketed by zone in Python, never by the session's zone)."""
+    are bucketed by zone in Python, never by the session's zone); and cursors
+    that describe a result only when asked (see ``app.core.pgcursor``)."""
+    from app.core.pgcursor import LazyDescriptionCursor
+
     # An explicit choice in the URL comes later in the options, so it wins.
-    return {"options": f"-c TimeZone=UTC {_url_options(url)}".strip()}
+    return {
+        "options": f"-c TimeZone=UTC {_url_options(url)}".strip(),
+        "cursor_factory": LazyDescriptionCursor,
+    }
 
 
 def make_read_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine | None:
