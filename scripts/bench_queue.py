@@ -31,6 +31,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from scripts.bench import cpu, load
+from scripts.bench.fill import settle
 from scripts.bench.seed import seed_offices, seed_tickets
 from scripts.bench.servers import HEALTHCHECK_S, bare_server, gridfix_server, peak_rss_mb
 
@@ -150,7 +151,8 @@ def main() -> None:
         seed_offices(engine, DATA)
     if have < args.tickets:
         seconds = seed_tickets(engine, args.tickets - have)
-        print(f"seeded {args.tickets - have:,} tickets in {seconds:.0f} s")
+        print(f"seeded {args.tickets - have:,} tickets in {seconds:.0f} s", flush=True)
+        print(f"vacuumed in {settle(engine):.0f} s (no autovacuum under the load)")
     else:
         print(f"reusing {db}: {have:,} tickets")
     settings = load_settings()

@@ -238,6 +238,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rows += computed(be, people, args)
             result["rows"] += report.with_ratios(rows, result["ceilings"], f"alone @{args.small:,}")
         result["seeding"][args.tickets] = fill(engine, args.tickets, console)
+        if vacuumed := result["seeding"][args.tickets]["vacuum_s"]:
+            console.print(f"VACUUM (ANALYZE) after the load: {vacuumed:g} s")
         engine.dispose()
         pool = accept_pool(be, people, 200_000)
         server = start_service(be, args.workers)
