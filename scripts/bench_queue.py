@@ -5,7 +5,7 @@ to a bare FastAPI tiny-JSON endpoint (and gridfix's own /healthz) in the same ru
     python scripts/bench_queue.py --tickets 1000000 --duration 15
 
 Seeds a scratch database (Jiangmen offices and staff as `gridfix seed-demo`,
-then tickets in bulk SQL), starts gridfix with 2 workers, and drives load from
+then tickets in bulk SQL), starts gridfix with 2 workers (``--workers``), and drives load from
 a separate process. Aims: queue page p99 < 10 ms; accept ≥ 0.2 × tiny JSON.
 
 ``--reuse`` keeps the database between runs and seeds it only when it holds
@@ -108,6 +108,7 @@ def main() -> None:
     ap.add_argument("--tickets", type=int, default=100_000)
     ap.add_argument("--duration", type=float, default=15.0)
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=2, help="of both servers")
     ap.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
     ap.add_argument("--db", default="gridfix_bench_queue", help="scratch database name")
@@ -180,13 +181,13 @@ def main() -> None:
         names = [n for n in names if n == names[0] or any(w in n for w in wanted)]
     rows: list[dict[str, Any]] = []
     # The bare app alone first, so the two servers never compete for the cores.
-    bare = bare_server(env, healthcheck_s=HEALTHCHECK_S)
+    bare = bare_server(env, workers=args.workers, healthcheck_s=HEALTHCHECK_S)
     try:
         bare.wait_ready("/tiny", timeout=180)
         rows.append(drive(names[0], bare.url, tokens, ids, args.concurrency, args.duration))
     finally:
         bare.stop()
-    server = gridfix_server(env, healthcheck_s=HEALTHCHECK_S)
+    server = gridfix_server(env, workers=args.workers, healthcheck_s=HEALTHCHECK_S)
     try:
         server.wait_ready("/readyz", timeout=180)
         for name in names[1:]:
@@ -199,8 +200,8 @@ def main() -> None:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
     tiny = rows[0]["rps"]
     print(
-        f"\n{args.tickets:,} tickets on PostGIS, 2 workers, {args.concurrency} clients, "
-        f"{args.duration:g} s each"
+        f"\n{args.tickets:,} tickets on PostGIS, {args.workers} workers, "
+        f"{args.concurrency} clients, {args.duration:g} s each"
     )
     print(
         f"  {'operation':22} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'x tiny':>7} {'errors':>6}"
