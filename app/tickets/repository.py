@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from math import isqrt
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -16,15 +16,18 @@ from sqlalchemy import (
     Integer,
     Row,
     Select,
+    Table,
     and_,
     bindparam,
     delete,
     func,
+    insert,
     or_,
     select,
     text,
     true,
     tuple_,
+    update,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, defer, load_only
@@ -167,6 +170,84 @@ def locked_with_office(session: Session, ticket_id: int) -> tuple[Ticket, Any] |
     office's) stays locked until commit."""
     row = session.execute(_locked_with_office_stmt(), {"ticket_id": ticket_id}).first()
     return None if row is None else (row[0], row[1])
+
+
+# The event columns a change writes (``id`` comes from the database).
+EVENT_COLUMNS = (
+    "kind",
+    "from_status",
+    "to_status",
+    "actor_id",
+    "actor_role",
+    "office_id",
+    "reason",
+    "note",
+    "data",
+    "created_at",
+)
+
+
+@functools.cache
+def _change_stmts(dialect: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
+    """The versioned UPDATE of ``columns`` and the event INSERT, built once a shape.
+
+    PostgreSQL gets one statement (the INSERT reads the UPDATE's row, so a stale
+    version inserts nothing); other databases get the two, run in turn.
+    """
+    t, e = cast(Table, Ticket.__table__), cast(Table, TicketEvent.__table__)
+    changed = (
+        update(t)
+        .where(t.c.id == bindparam("ticket_id"), t.c.version == bindparam("version"))
+        .values(
+            {c: bindparam(f"t_{c}", type_=t.c[c].type) for c in columns}
+            | {"version": bindparam("next_version")}
+        )
+    )
+    # Foreign-key columns have no type of their own here; the SELECT needs one.
+    values = [
+        bindparam(f"e_{c}", type_=Integer if e.c[c].type._isnull else e.c[c].type)
+        for c in EVENT_COLUMNS
+    ]
+    if dialect != "postgresql":
+        event = insert(e).values(
+            {"ticket_id": bindparam("ticket_id")}
+            | {c: v for c, v in zip(EVENT_COLUMNS, values, strict=True)}
+        )
+        return changed, event.returning(e.c.id)
+    cte = changed.returning(t.c.id).cte("changed")
+    event = (
+        insert(e)
+        .from_select(["ticket_id", *EVENT_COLUMNS], select(cte.c.id, *values))
+        .add_cte(cte)
+        .returning(e.c.id)
+    )
+    return event, None
+
+
+def write_change(
+    session: Session,
+    ticket_id: int,
+    version: int,
+    values: dict[str, Any],
+    event: dict[str, Any],
+) -> int | None:
+    """Set ``values`` on the ticket if it is still at ``version`` (bumping it by one)
+    and append its event; the new event's id, or None when the version moved on.
+
+    Core statements on the session's connection: no unit of work, and on
+    PostgreSQL one round trip for both rows.
+    """
+    conn = session.connection()
+    first, second = _change_stmts(conn.dialect.name, tuple(sorted(values)))
+    params = {"ticket_id": ticket_id, "version": version, "next_version": version + 1}
+    params |= {f"t_{c}": v for c, v in values.items()}
+    params |= {f"e_{c}": event[c] for c in EVENT_COLUMNS}
+    if second is None:
+        event_id = conn.execute(first, params).scalar()
+        return None if event_id is None else int(event_id)
+    if conn.execute(first, params).rowcount != 1:
+        return None
+    return int(conn.execute(second, params).scalar_one())
 
 
 def candidate_ids(session: Session, ticket_id: int) -> list[int]:

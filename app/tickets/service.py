@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from shapely.geometry import Point
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth.actor import Actor
@@ -214,41 +216,60 @@ def apply(
     now: datetime,
     photo_ids: Sequence[str] = (),
 ) -> TicketEvent:
+    """Write a planned transition: the ticket's new values and its event, then tell
+    the listeners. Raises :class:`PreconditionFailed` when a concurrent change won."""
     before = hooks.TicketSnapshot.of(ticket)
-    for name, value in transition.changes.items():
-        setattr(ticket, name, value)
+    values = dict(transition.changes)
     if transition.assign_actor and actor is not None:
-        ticket.assignee_id = actor.id
+        values["assignee_id"] = actor.id
     if (
         transition.to_status is TicketStatus.resolved
         and transition.from_status is not TicketStatus.resolved
     ):
-        ticket.resolved_on_time = now <= ticket.due_at
-    if "office_id" in transition.changes:
+        values["resolved_on_time"] = now <= ticket.due_at
+    if "office_id" in values:
         # Claimed or transferred: nobody else may claim it any more.
         repository.clear_candidates(session, ticket.id)
-        ticket.candidate_office_ids = []
+        values["candidate_office_ids"] = []
     if transition.event.kind is not EventKind.commented:
-        ticket.updated_at = now
+        values["updated_at"] = now
     ev = transition.event
     data: dict[str, Any] = dict(ev.data)
     if photo_ids:
         data["photo_ids"] = list(photo_ids)
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        kind=ev.kind.value,
-        from_status=ev.from_status.value,
-        to_status=ev.to_status.value,
-        actor_id=actor.id if actor else None,
-        actor_role=actor.role.value if actor else ActorKind.system.value,
-        office_id=ev.office_id,
-        reason=ev.reason,
-        note=ev.note,
-        data=data,
-        created_at=now,
-    )
-    session.add(event)
-    flush_versioned(session)
+    fields = {
+        "kind": ev.kind.value,
+        "from_status": ev.from_status.value,
+        "to_status": ev.to_status.value,
+        "actor_id": actor.id if actor else None,
+        "actor_role": actor.role.value if actor else ActorKind.system.value,
+        "office_id": ev.office_id,
+        "reason": ev.reason,
+        "note": ev.note,
+        "data": data,
+        "created_at": now,
+    }
+    state = inspect(ticket)
+    if state.modified or not values:
+        # The caller changed the ticket too (a job's own field): one unit of work.
+        for name, value in values.items():
+            setattr(ticket, name, value)
+        event = TicketEvent(ticket_id=ticket.id, **fields)
+        session.add(event)
+        flush_versioned(session)
+    else:
+        # The common case, without the unit of work: two Core statements (one
+        # round trip on PostgreSQL), then the loaded ticket is told its new values.
+        session.flush()  # rows the request added first (a resolve's photos)
+        event_id = repository.write_change(session, ticket.id, ticket.version, values, fields)
+        if event_id is None:
+            raise PreconditionFailed(
+                "another change to this ticket landed first; reload it and try again"
+            )
+        for name, value in values.items():
+            set_committed_value(ticket, name, value)
+        set_committed_value(ticket, "version", ticket.version + 1)
+        event = TicketEvent(id=event_id, ticket_id=ticket.id, **fields)
     hooks.changed(session, before, ticket, event)
     return event
 

@@ -1,0 +1,132 @@
+"""The ticket change write: Core statements instead of the unit of work.
+
+The answer to an action is built from the loaded ticket, told its new values
+without reading them back; these tests hold that to what the database has.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from app.tickets import repository
+from app.tickets.models import Ticket, TicketEvent
+from tests.tickets.conftest import AB_BORDER, C_SPOT, after_photo
+
+
+def _same_as_stored(city: Any, r: Any, tid: int, who: str) -> dict[str, Any]:
+    """The action's answer equals a fresh read of the ticket, field for field (but
+    the photos, which the derivative worker changes meanwhile)."""
+    assert r.status_code == 200, r.text
+    fresh = city.get(tid, who)
+    assert fresh.status_code == 200, fresh.text
+    answered, stored = r.json(), fresh.json()
+    assert [p["id"] for p in answered.pop("photos")] == [p["id"] for p in stored.pop("photos")]
+    assert answered == stored
+    assert r.headers["etag"] == fresh.headers["etag"]
+    return dict(r.json())
+
+
+def test_every_change_answers_what_was_stored(city):
+    tid = city.report()
+    t = _same_as_stored(city, city.act(tid, "accept", "off_a"), tid, "off_a")
+    assert t["status"] == "accepted" and t["first_response_at"] is not None
+    _same_as_stored(city, city.act(tid, "comment", "off_a", note="on my way"), tid, "off_a")
+    _same_as_stored(city, city.act(tid, "start", "off_a"), tid, "off_a")
+    r = city.resolve(tid, "off_a", photos=[after_photo()])
+    t = _same_as_stored(city, r, tid, "off_a")
+    assert t["status"] == "resolved" and t["resolution"] == "fixed"
+    assert t["resolved_on_time"] is True and t["events"][-1]["photo_ids"]
+    _same_as_stored(city, city.act(tid, "reopen", "sup_d1", note="still broken"), tid, "sup_d1")
+    t = _same_as_stored(
+        city,
+        city.act(tid, "transfer", "sup_d1", target_office="gb", note="their side"),
+        tid,
+        "sup_d1",
+    )
+    assert t["status"] == "new" and t["office"]["code"] == "gb" and t["assignee"] is None
+    t = _same_as_stored(
+        city, city.act(tid, "reject", "off_b", reject_reason="invalid", note="no"), tid, "off_b"
+    )
+    assert t["status"] == "rejected" and t["resolution"] == "invalid"
+
+
+def test_claim_answers_what_was_stored(city):
+    tid = city.report(AB_BORDER)
+    assert city.get(tid, "admin").json()["office"]["code"] == "gb"
+    t = _same_as_stored(city, city.act(tid, "claim", "off_a"), tid, "off_a")
+    assert t["office"]["code"] == "ga" and t["status"] == "accepted" and t["candidates"] == []
+
+
+def test_write_change_refuses_a_stale_version_and_writes_nothing(city, session_factory):
+    tid = city.report(C_SPOT)
+    now = datetime.now(UTC)
+    event = {c: None for c in repository.EVENT_COLUMNS} | {
+        "kind": "accepted",
+        "data": {},
+        "created_at": now,
+    }
+    with session_factory() as s:
+        version = s.get(Ticket, tid).version
+        before = s.scalar(select(func.count()).where(TicketEvent.ticket_id == tid))
+        got = repository.write_change(
+            s, tid, version - 1, {"status": "accepted", "updated_at": now}, event
+        )
+        assert got is None
+        s.commit()
+    with session_factory() as s:
+        t = s.get(Ticket, tid)
+        assert (t.status, t.version) == ("new", version)
+        assert s.scalar(select(func.count()).where(TicketEvent.ticket_id == tid)) == before
+        # The current version takes: one event, the version bumped by one.
+        got = repository.write_change(
+            s, tid, version, {"status": "accepted", "updated_at": now}, event
+        )
+        s.commit()
+        assert got is not None
+        assert s.get(TicketEvent, got).kind == "accepted"
+        s.expire_all()
+        t = s.get(Ticket, tid)
+        assert (t.status, t.version, t.updated_at) == ("accepted", version + 1, now)
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_a_change_behind_the_loaded_ticket_is_a_412(city, session_factory, stale):
+    """A writer that loaded version n and finds n+1 in the database gets 412 and
+    writes nothing; with the version it loaded, it goes through."""
+    from app.core.errors import DomainError
+    from app.tickets import service
+    from app.tickets.enums import Action, ActorKind
+    from app.tickets.workflow import ActionParams, TicketState, plan
+
+    tid = city.report(C_SPOT)
+    with session_factory() as s:
+        t = s.get(Ticket, tid)
+        transition = plan(
+            TicketState.of(t),
+            Action.escalate,
+            ActorKind.system,
+            ActionParams(note="late"),
+            datetime.now(UTC),
+            reopen_window=service.windows(city.settings)["reopen_window"],
+        )
+        if stale:
+            # Another writer's change, behind the loaded ticket's back.
+            s.execute(
+                update(Ticket.__table__)
+                .where(Ticket.__table__.c.id == tid)
+                .values(version=Ticket.__table__.c.version + 1)
+            )
+            with pytest.raises(DomainError) as caught:
+                service.apply(s, t, transition, actor=None, now=datetime.now(UTC))
+            assert caught.value.status == 412
+            s.rollback()
+        else:
+            service.apply(s, t, transition, actor=None, now=datetime.now(UTC))
+            s.commit()
+    with session_factory() as s:
+        kinds = s.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == tid)).all()
+    assert kinds == (["created"] if stale else ["created", "escalated"])
