@@ -125,22 +125,9 @@ class Deltas:
         """
         cats = (t.category_id,) if own_only else (t.category_id, ALL)
         created = t.created_at
-        day = b.day_slot(created, self.tz)
-        month = b.month_slot(created, self.tz)
-        vector = {c: sign * x for c, x in cohort_vector(t).items()}
-        grains: tuple[tuple[str, int], ...] = (("A", 0), ("M", month), ("D", day))
-        if self.min_cohort_day is not None and day < self.min_cohort_day:
-            grains = grains[:2]
-        for office in path:
-            for cat in cats:
-                for grain, slot in grains:
-                    key = (office, cat, grain, slot)
-                    row = self.cohort.get(key)
-                    if row is None:
-                        self.cohort[key] = dict(vector)
-                    else:
-                        for c, x in vector.items():
-                            row[c] = row.get(c, 0) + x
+        day, month = self._add_cohort(
+            {c: sign * x for c, x in cohort_vector(t).items()}, created, cats, path
+        )
         if not is_open(t):
             return
         hour = b.hour_slot(created)
@@ -159,6 +146,61 @@ class Deltas:
             for res, cx, cy in cells:
                 hkey = (office, res, t.category_id, cx, cy)
                 self.hotspot[hkey] = self.hotspot.get(hkey, 0) + sign
+
+    def add_change(self, before: TicketLike, after: TicketLike, path: Sequence[int]) -> bool:
+        """Add a change that leaves every rollup but the cohort's as it was, in one
+        step: the difference of the two cohort vectors, fanned out once.
+
+        That holds when office, category, creation time, open-or-not, due time and
+        place all stay (accept, start, a resolve that stays open or not, …). Returns
+        False, adding nothing, for any other change: add both tickets instead.
+        """
+        if (
+            before.office_id != after.office_id
+            or before.category_id != after.category_id
+            or before.created_at != after.created_at
+            or is_open(before) != is_open(after)
+            or (
+                is_open(after)
+                and (
+                    before.due_at != after.due_at
+                    or before.lat != after.lat
+                    or before.lon != after.lon
+                )
+            )
+        ):
+            return False
+        old, new = cohort_vector(before), cohort_vector(after)
+        vector = {c: x for c in old.keys() | new.keys() if (x := new.get(c, 0) - old.get(c, 0))}
+        if vector:
+            self._add_cohort(vector, after.created_at, (after.category_id, ALL), path)
+        return True
+
+    def _add_cohort(
+        self,
+        vector: dict[str, int],
+        created: datetime,
+        cats: tuple[int, ...],
+        path: Sequence[int],
+    ) -> tuple[int, int]:
+        """Add ``vector`` to the cohort rows of a ticket created at ``created``;
+        returns that moment's (day, month) slots."""
+        day = b.day_slot(created, self.tz)
+        month = b.month_slot(created, self.tz)
+        grains: tuple[tuple[str, int], ...] = (("A", 0), ("M", month), ("D", day))
+        if self.min_cohort_day is not None and day < self.min_cohort_day:
+            grains = grains[:2]
+        for office in path:
+            for cat in cats:
+                for grain, slot in grains:
+                    key = (office, cat, grain, slot)
+                    row = self.cohort.get(key)
+                    if row is None:
+                        self.cohort[key] = dict(vector)
+                    else:
+                        for c, x in vector.items():
+                            row[c] = row.get(c, 0) + x
+        return day, month
 
     def add_flow(
         self,

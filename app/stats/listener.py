@@ -28,15 +28,19 @@ def on_ticket_change(
     offices = {after.office_id} if before is None else {after.office_id, before.office_id}
     paths = repository.office_paths(session, offices)
     new_path = paths[after.office_id]
-    if before is not None:
-        old_path = paths[before.office_id]
-        deltas.add_ticket(before, -1, old_path)
-        if before.office_id != after.office_id or before.category_id != after.category_id:
-            # Time series attribute events to the ticket's current office and category.
-            for kind, at in repository.flow_events(session, after.id, except_id=event.id):
-                deltas.add_flow(kind, at, before.category_id, -1, old_path)
-                deltas.add_flow(kind, at, after.category_id, 1, new_path)
-    deltas.add_ticket(after, 1, new_path)
+    if before is None or not deltas.add_change(before, after, new_path):
+        # Created, or moved between rollup rows other than the cohort's: take the
+        # old contribution out and put the new one in. (The common change, such as
+        # accept or start, touches only the cohort's counters: ``add_change``.)
+        if before is not None:
+            old_path = paths[before.office_id]
+            deltas.add_ticket(before, -1, old_path)
+            if before.office_id != after.office_id or before.category_id != after.category_id:
+                # Time series attribute events to the ticket's current office and category.
+                for kind, at in repository.flow_events(session, after.id, except_id=event.id):
+                    deltas.add_flow(kind, at, before.category_id, -1, old_path)
+                    deltas.add_flow(kind, at, after.category_id, 1, new_path)
+        deltas.add_ticket(after, 1, new_path)
     if event.kind in FLOW_KINDS:
         deltas.add_flow(event.kind, event.created_at, after.category_id, 1, new_path)
     deltas = deltas.nonzero()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,8 +12,11 @@ import pytest
 
 from app.core.errors import InvalidInput
 from app.stats import buckets as b
+from app.stats.contrib import Deltas
 from app.stats.figures import ages
 from app.stats.periods import Clock, Cohort, cohort, series
+from app.tickets.enums import TicketStatus
+from app.tickets.hooks import TicketSnapshot
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -137,3 +141,64 @@ def test_cells_tile_and_polygons_are_counter_clockwise():
         assert b.cell_of(lon, lat, size * 4) == (cx // 4, cy // 4) or size == 4000
     assert b.resolution_for(3000) == 1000 and b.resolution_for(8000) == 4000
     assert b.resolution_for(300) is None
+
+
+def _snapshot(rng: random.Random, **fixed: object) -> TicketSnapshot:
+    created = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(600_000))
+    status = rng.choice([s.value for s in TicketStatus])
+    done = status in ("resolved", "closed", "rejected")
+    fields: dict[str, object] = {
+        "id": 1,
+        "office_id": rng.choice([4, 5]),
+        "category_id": rng.choice([1, 2]),
+        "status": status,
+        "resolution": rng.choice(["fixed", "unable_to_fix", None]) if done else None,
+        "resolved_on_time": rng.choice([True, False, None]),
+        "reopen_count": rng.choice([0, 0, 1, 2]),
+        "priority": rng.choice([1, 2, 3]),
+        "lat": rng.choice([22.51, 22.5101]),
+        "lon": 113.005,
+        "created_at": created,
+        "due_at": created + timedelta(hours=rng.choice([24, 48])),
+        "first_response_at": rng.choice(
+            [None, created + timedelta(minutes=rng.randrange(1, 9000))]
+        ),
+        "resolved_at": rng.choice([None, created + timedelta(minutes=rng.randrange(1, 90000))]),
+        "closed_at": None,
+    }
+    return TicketSnapshot(**(fields | fixed))  # type: ignore[arg-type]
+
+
+def _both(before: TicketSnapshot, after: TicketSnapshot, path: list[int]) -> Deltas:
+    d = Deltas(TZ)
+    d.add_ticket(before, -1, path)
+    d.add_ticket(after, 1, path)
+    return d.nonzero()
+
+
+def test_a_change_in_place_adds_what_removing_and_adding_the_ticket_adds():
+    rng = random.Random(11)
+    path = [1, 2, 4]
+    taken = 0
+    for _ in range(4000):
+        before = _snapshot(rng)
+        # Half the pairs share everything the shortcut requires, the rest vary freely.
+        same = {k: getattr(before, k) for k in ("office_id", "category_id", "created_at")}
+        after = _snapshot(rng, **same) if rng.random() < 0.5 else _snapshot(rng)
+        if rng.random() < 0.3:
+            after = _snapshot(rng, **same, due_at=before.due_at, lat=before.lat)
+        d = Deltas(TZ)
+        if d.add_change(before, after, path):
+            taken += 1
+            assert d.nonzero() == _both(before, after, path)
+        else:
+            assert d == Deltas(TZ)
+    assert taken > 500
+    # accept: new → accepted, first response set; in place.
+    new = _snapshot(rng, status="new", resolution=None, first_response_at=None, reopen_count=0)
+    accepted = replace(
+        new, status="accepted", first_response_at=new.created_at + timedelta(hours=1)
+    )
+    d = Deltas(TZ)
+    assert d.add_change(new, accepted, path)
+    assert d.nonzero() == _both(new, accepted, path) and not d.backlog and not d.hotspot
