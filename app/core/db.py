@@ -320,6 +320,18 @@ async def _end(session: Session, *, commit: bool) -> None:
     await anyio.to_thread.run_sync(end, limiter=anyio.CapacityLimiter(1))
 
 
+def end_transaction(session: Session) -> None:
+    """Commit now, from the endpoint's own worker thread, once its answer is built.
+
+    :func:`get_session` would commit the same transaction just after, but from
+    the event loop, with a hand-off to a worker thread and back (about 0.1 ms
+    of CPU and two wake-ups); after this it finds nothing to do. An error here
+    is an error of the request, as it would be there.
+    """
+    if session.in_transaction():
+        session.commit()
+
+
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 

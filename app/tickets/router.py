@@ -32,7 +32,7 @@ from app.auth.enums import Role
 from app.auth.scope import OfficeScope, scope_filter
 from app.categories import repository as categories_repo
 from app.categories.models import Category
-from app.core.db import DbSession, single_read, utcnow
+from app.core.db import DbSession, end_transaction, single_read, utcnow
 from app.core.errors import Forbidden, InvalidInput, NotFound, problem_responses
 from app.core.geo import CRS, to_wgs84
 from app.core.pagination import decode_cursor, encode_cursor
@@ -358,7 +358,7 @@ def _detail_response(
     if wants_minimal(prefer):
         # The change's listeners still run before the commit (see below).
         hooks.run_deferred(session)
-        return Response(
+        response = Response(
             status_code=204,
             headers={
                 "ETag": service.etag(access.ticket),
@@ -366,6 +366,8 @@ def _detail_response(
                 "Cache-Control": "private, no-cache",
             },
         )
+        end_transaction(session)
+        return response
     body = views.ticket_detail(
         session,
         access.ticket,
@@ -381,12 +383,14 @@ def _detail_response(
     # the commit only, not while this response was built.
     hooks.run_deferred(session)
     # Serialised once, by pydantic-core, straight to JSON bytes.
-    return Response(
+    response = Response(
         body.model_dump_json(),
         status_code=status,
         media_type="application/json",
         headers={"ETag": body.etag, "Cache-Control": "private, no-cache"},
     )
+    end_transaction(session)
+    return response
 
 
 @router.get(

@@ -130,3 +130,31 @@ def test_a_change_behind_the_loaded_ticket_is_a_412(city, session_factory, stale
     with session_factory() as s:
         kinds = s.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == tid)).all()
     assert kinds == (["created"] if stale else ["created", "escalated"])
+
+
+@pytest.mark.parametrize("prefer", [None, "return=minimal"])
+def test_no_answer_for_a_change_whose_commit_failed(city, prefer):
+    """Actions commit from their own thread before answering: a failed commit is
+    the request's error, and the ticket stays as it was."""
+    from sqlalchemy import event as sa_event
+    from sqlalchemy.orm import Session
+
+    tid = city.report(C_SPOT)
+    tag = city.etag(tid, "off_c")
+
+    class Boom(Exception):
+        pass
+
+    def boom(session: Session) -> None:
+        raise Boom
+
+    headers = {**city.h["off_c"], "If-Match": tag} | ({"Prefer": prefer} if prefer else {})
+    sa_event.listen(Session, "before_commit", boom)
+    try:
+        with pytest.raises(Boom):
+            city.client.post(f"/v1/tickets/{tid}/accept", headers=headers)
+    finally:
+        sa_event.remove(Session, "before_commit", boom)
+    t = city.get(tid, "off_c").json()
+    assert t["status"] == "new" and city.etag(tid, "off_c") == tag
+    assert [e["kind"] for e in t["events"]] == ["created"]
