@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from shapely.geometry import Point
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -270,6 +270,10 @@ def apply(
             set_committed_value(ticket, name, value)
         set_committed_value(ticket, "version", ticket.version + 1)
         event = TicketEvent(id=event_id, ticket_id=ticket.id, **fields)
+        # Into the session as the stored row it is: a caller may still change it
+        # (Open311 adds its trace to the data) and the unit of work writes that.
+        make_transient_to_detached(event)
+        session.add(event)
     hooks.changed(session, before, ticket, event)
     return event
 

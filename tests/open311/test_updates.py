@@ -24,7 +24,7 @@ from sqlalchemy import select
 from app.auth.enums import Role
 from app.core.db import mark_writer
 from app.grids import repository as grid_repo
-from app.tickets import service as tickets_service
+from app.tickets import repository as tickets_repo
 from app.tickets.models import Ticket, TicketEvent
 from tests.open311.conftest import PENGJIANG, World, xml_root
 from tests.open311.http_server import Reply, media_server
@@ -439,17 +439,17 @@ def test_a_concurrent_change_is_a_400_and_the_update_can_be_resent(world, monkey
     # service still sees a concurrent change (412), the partner gets a 400 with code 409
     # and may resend the same update_id.
     request_id = world.created_id(world.post())
-    real = tickets_service.flush_versioned
+    real = tickets_repo.write_change
 
-    def lost_race(session):
-        raise tickets_service.PreconditionFailed("another change landed first")
+    def lost_race(*args, **kwargs):
+        return None  # what the write finds when another change bumped the version
 
-    monkeypatch.setattr(tickets_service, "flush_versioned", lost_race)
+    monkeypatch.setattr(tickets_repo, "write_change", lost_race)
     errors = assert_error(update(world, request_id, "FIXED", update_id="race-1"), 400,
                           contains="same update_id")  # fmt: skip
     assert errors[0]["code"] == 409
     assert kinds(world, request_id) == ["created"]
-    monkeypatch.setattr(tickets_service, "flush_versioned", real)
+    monkeypatch.setattr(tickets_repo, "write_change", real)
     assert update(world, request_id, "FIXED", update_id="race-1").status_code == 200
     assert kinds(world, request_id) == ["created", "accepted", "resolved"]
 
