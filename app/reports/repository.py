@@ -62,35 +62,41 @@ def photos_for(session: Session, report_ids: Collection[int]) -> dict[int, list[
     return out
 
 
-# The report columns a ticket's page shows (ReportBrief).
-REPORT_BRIEF_COLUMNS = (
-    Report.id,
-    Report.description,
-    Report.location_source,
-    Report.location_mismatch_m,
-    Report.accuracy_m,
-    Report.created_at,
+_R, _P, _RP = Report.__table__, Photo.__table__, ReportPhoto.__table__
+# The report columns a ticket's page shows (ReportBrief), named ``report_*`` beside
+# the photo's own columns.
+REPORT_BRIEF_COLUMNS = tuple(
+    _R.c[name].label(f"report_{name}")
+    for name in (
+        "id",
+        "description",
+        "location_source",
+        "location_mismatch_m",
+        "accuracy_m",
+        "created_at",
+    )
 )
 
-
-# Built once: a prebuilt statement's cache key is memoized on it.
+# Built once (a prebuilt statement's cache key is memoized on it); Core rows, not
+# ORM objects: nothing on a ticket's page changes them.
 _BRIEF_WITH_PHOTOS = (
-    select(*REPORT_BRIEF_COLUMNS, Photo)
-    .select_from(Report)
-    .outerjoin(ReportPhoto, ReportPhoto.report_id == Report.id)
-    .outerjoin(Photo, Photo.id == ReportPhoto.photo_id)
-    .where(Report.id == bindparam("report_id"))
-    .order_by(ReportPhoto.position)
+    select(*REPORT_BRIEF_COLUMNS, *_P.c)
+    .select_from(_R)
+    .outerjoin(_RP, _RP.c.report_id == _R.c.id)
+    .outerjoin(_P, _P.c.id == _RP.c.photo_id)
+    .where(_R.c.id == bindparam("report_id"))
+    .order_by(_RP.c.position)
 )
 
 
-def brief_with_photos(session: Session, report_id: int) -> tuple[Row[Any] | None, list[Photo]]:
-    """What a ticket's page shows of its report (its brief columns) and the
-    report's photos in the order they were sent: one query."""
-    rows = session.execute(_BRIEF_WITH_PHOTOS, {"report_id": report_id}).all()
+def brief_with_photos(session: Session, report_id: int) -> tuple[Row[Any] | None, list[Row[Any]]]:
+    """What a ticket's page shows of its report (``report_*`` columns) and the
+    report's photos (rows with a photo's columns) in the order they were sent:
+    one query."""
+    rows = session.connection().execute(_BRIEF_WITH_PHOTOS, {"report_id": report_id}).all()
     if not rows:
         return None, []
-    return rows[0], [r[-1] for r in rows if r[-1] is not None]
+    return rows[0], [r for r in rows if r.id is not None]
 
 
 def get_many(session: Session, ids: Collection[int]) -> list[Report]:

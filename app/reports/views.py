@@ -4,7 +4,7 @@ original (short-lived URL); nobody but the reporter learns who reported."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +23,30 @@ from app.tickets.models import Ticket
 from app.tickets.repository import NearbyHit
 
 
-def photo_out(photo: Photo, storage: ObjectStorage, settings: Settings, *, staff: bool) -> PhotoOut:
+class PhotoLike(Protocol):
+    """A photo as its answer reads it: an ORM ``Photo`` or a row of its columns."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def derivatives_status(self) -> str: ...
+    @property
+    def width(self) -> int | None: ...
+    @property
+    def height(self) -> int | None: ...
+    @property
+    def mime_type(self) -> str: ...
+    @property
+    def original_key(self) -> str: ...
+    @property
+    def display_key(self) -> str | None: ...
+    @property
+    def thumb_key(self) -> str | None: ...
+
+
+def photo_out(
+    photo: PhotoLike, storage: ObjectStorage, settings: Settings, *, staff: bool
+) -> PhotoOut:
     ready = photo.derivatives_status == "ready"
     ttl = settings.derivative_url_ttl_s
     return PhotoOut(

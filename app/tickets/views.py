@@ -21,7 +21,7 @@ from app.reports.schemas import OfficeBrief
 from app.reports.views import photo_out
 from app.tickets import repository
 from app.tickets.enums import OPEN_STATUSES, ActorKind, TicketStatus
-from app.tickets.models import Ticket, TicketEvent
+from app.tickets.models import Ticket
 from app.tickets.schemas import ActorOut, EventOut, ReportBrief, TicketDetail, TicketOut
 from app.tickets.service import etag_of
 from app.tickets.workflow import allowed_actions
@@ -108,6 +108,34 @@ class NameCache:
 _DEFAULT_NAMES = NameCache(ttl_s=0)  # no caching when none is injected
 
 
+class EventLike(Protocol):
+    """A ticket event as the views read it: an ORM ``TicketEvent`` or a row of its
+    columns (a ticket's page reads rows)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def from_status(self) -> str | None: ...
+    @property
+    def to_status(self) -> str | None: ...
+    @property
+    def actor_id(self) -> int | None: ...
+    @property
+    def actor_role(self) -> str | None: ...
+    @property
+    def office_id(self) -> int | None: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def data(self) -> dict[str, Any] | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+
+
 class Lookups:
     """Names for the ids in a page of tickets: cached names, one query for people."""
 
@@ -115,7 +143,7 @@ class Lookups:
         self,
         session: Session,
         tickets: Iterable[TicketLike],
-        events: Iterable[TicketEvent] = (),
+        events: Iterable[EventLike] = (),
         names: NameCache | None = None,
         people: dict[int, Any] | None = None,
     ) -> None:
@@ -238,7 +266,7 @@ def queue_items(
     return out
 
 
-def event_out(e: TicketEvent, lk: Lookups, *, staff: bool) -> EventOut:
+def event_out(e: EventLike, lk: Lookups, *, staff: bool) -> EventOut:
     person = lk.people.get(e.actor_id) if e.actor_id else None
     office = lk.office(e.office_id)
     if staff:
@@ -282,6 +310,7 @@ def ticket_detail(
     now: datetime,
     names: NameCache | None = None,
 ) -> TicketDetail:
+    session.flush()  # the reads below are Core: nothing pending may be missed
     events, people = repository.events_with_actors(session, t.id)
     lk = Lookups(session, [t], events, names, people)
     report, photos = reports_repo.brief_with_photos(session, t.report_id)
@@ -289,12 +318,12 @@ def ticket_detail(
     return TicketDetail(
         **_ticket_fields(_attrs(t), lk, kind=kind, staff=staff, now=now),
         report=ReportBrief(
-            id=report.id,
-            description=report.description,
-            location_source=report.location_source,
-            location_mismatch_m=report.location_mismatch_m,
-            accuracy_m=report.accuracy_m,
-            created_at=report.created_at,
+            id=report.report_id,
+            description=report.report_description,
+            location_source=report.report_location_source,
+            location_mismatch_m=report.report_location_mismatch_m,
+            accuracy_m=report.report_accuracy_m,
+            created_at=report.report_created_at,
         ),
         photos=[photo_out(p, storage, settings, staff=staff) for p in photos],
         events=[event_out(e, lk, staff=staff) for e in events],
