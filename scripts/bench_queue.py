@@ -116,6 +116,11 @@ def main() -> None:
         "--reuse", action="store_true", help="reuse (and keep) a seeded scratch database"
     )
     ap.add_argument("--only", help="comma list of operations to run (default: all)")
+    ap.add_argument(
+        "--background-workers",
+        action="store_true",
+        help="run gridfix's background workers and jobs, as in production (default: off)",
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
 
@@ -135,7 +140,7 @@ def main() -> None:
         "GRIDFIX_DATABASE_URL": url,
         "GRIDFIX_STORAGE_URL": f"file://{tmp}/objects",
         "GRIDFIX_DATA_DIR": tmp,
-        "GRIDFIX_BACKGROUND_WORKERS": "false",
+        "GRIDFIX_BACKGROUND_WORKERS": "true" if args.background_workers else "false",
     }
     os.environ.update(env)
     from app.auth.repository import get_principal_by_name

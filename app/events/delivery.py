@@ -21,11 +21,14 @@ import logging
 import math
 import random
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -182,7 +185,16 @@ def _attempt(send: Sender, c: Claim, *, timestamp: int) -> sender.Outcome:
 
 class DeliveryWorker:
     """A thread per API process: runs :func:`run_due` every ``interval_s`` seconds,
-    and at once after a local commit that wrote events (or a redelivery)."""
+    and at once after a local commit that wrote events (or a redelivery).
+
+    A commit's events can only have deliveries when some webhook is active, so
+    while none is, commits do not wake the worker: with no partners subscribed,
+    every ticket change would otherwise cost a look for due deliveries (a thread
+    wake-up and a read) for nothing. The worker checks for active webhooks at
+    most once an interval; a webhook created or changed in this process counts
+    at once (:func:`targets_changed`), one made in another process within an
+    interval, and its deliveries wait at most that long.
+    """
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
         self._factory = factory
@@ -191,25 +203,51 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._targets = True  # unknown until the first look: wake as if there were
+        self._generation = 0  # bumped by targets_changed; a look older than it is stale
+        self._looked_at = -math.inf
 
     def start(self) -> None:
         if self._interval <= 0 or self._thread is not None:
             return
         self._stop.clear()
-        outbox.add_waiter(self._wake.set)
+        outbox.add_waiter(self._committed)
+        _workers.add(self)
         self._thread = threading.Thread(target=self._run, name="gridfix-webhooks", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
         self._wake.set()
 
+    def _committed(self) -> None:
+        """A local commit wrote events: look at once, if they can have deliveries."""
+        if self._targets:
+            self._wake.set()
+
+    def _targets_may_exist(self) -> None:
+        self._generation += 1
+        self._targets = True
+        self._wake.set()
+
     def stop(self, timeout: float | None = None) -> None:
-        outbox.remove_waiter(self._wake.set)
+        outbox.remove_waiter(self._committed)
+        _workers.discard(self)
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout or self._settings.webhook_timeout_s + 5)
             self._thread = None
+
+    def _look_for_targets(self) -> None:
+        now = time.monotonic()
+        if now - self._looked_at < self._interval:
+            return
+        generation = self._generation
+        with self._factory() as s:
+            found = repository.any_active_webhook(s)
+        self._looked_at = now
+        if generation == self._generation:  # else a change came in meanwhile: keep True
+            self._targets = found
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -218,6 +256,33 @@ class DeliveryWorker:
             if self._stop.is_set():
                 return
             try:
+                self._look_for_targets()
                 run_due(self._factory, self._settings, utcnow(), max_batches=5)
             except Exception:
                 log.exception("webhook delivery run failed")
+
+
+# This process's running workers, told when a webhook is created or changed.
+_workers: weakref.WeakSet[DeliveryWorker] = weakref.WeakSet()
+_TARGETS_CHANGED = "gridfix.events.webhooks_changed"  # Session.info flag
+
+
+def targets_changed(session: Session) -> None:
+    """A webhook was created or changed in ``session``: once it commits, this
+    process's workers are woken by commits again until they look for themselves."""
+    session.info[_TARGETS_CHANGED] = True
+
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop(_TARGETS_CHANGED, False):
+        for worker in list(_workers):
+            worker._targets_may_exist()
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_TARGETS_CHANGED, None)
+
+
+if not sa_event.contains(Session, "after_commit", _after_commit):
+    sa_event.listen(Session, "after_commit", _after_commit)
+    sa_event.listen(Session, "after_rollback", _after_rollback)

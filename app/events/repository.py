@@ -86,6 +86,11 @@ def active_webhook_targets(session: Session) -> list[WebhookTarget]:
     return [WebhookTarget(r[0], list(r[1] or []), r[2]) for r in rows]
 
 
+def any_active_webhook(session: Session) -> bool:
+    """Is there at least one active subscription (anything a new event could go to)?"""
+    return session.scalar(select(Webhook.id).where(Webhook.active.is_(True)).limit(1)) is not None
+
+
 def insert_deliveries(
     session: Session, webhook_ids: Sequence[int], event_id: int, now: datetime
 ) -> None:

@@ -11,7 +11,7 @@ from app.auth.actor import Actor
 from app.config import Settings
 from app.core.errors import InvalidInput
 from app.core.outbound import FetchRefused
-from app.events import repository, sender, signing
+from app.events import delivery, repository, sender, signing
 from app.events.enums import EVENT_KINDS, DeliveryStatus
 from app.events.exceptions import WebhookUrlRefused
 from app.events.feed import EventFilter, FeedItem, stable_horizon
@@ -123,6 +123,7 @@ def create_webhook(
     )
     session.add(hook)
     session.flush()
+    delivery.targets_changed(session)
     return hook, secret
 
 
@@ -144,6 +145,7 @@ def update_webhook(
     if "active" in changes and changes["active"] is not None:
         hook.active = bool(changes["active"])
     session.flush()
+    delivery.targets_changed(session)
     return hook
 
 

@@ -239,3 +239,32 @@ def test_worker_delivers_right_after_the_commit(make_city):
         rec.wait_for(1, timeout=5)
         # Woken by the commit, not by its 30 s interval.
         assert time.monotonic() - started < 5
+
+
+def test_with_no_webhook_commits_do_not_wake_the_worker(make_city, monkeypatch):
+    """No active webhook: a ticket change has no deliveries, so its commit must not
+    send the worker looking for some. A webhook made here counts at once."""
+    looks: list[float] = []
+    real = delivery.repository.any_due
+
+    def counted(session, now):
+        looks.append(time.monotonic())
+        return real(session, now)
+
+    monkeypatch.setattr(delivery.repository, "any_due", counted)
+    city = make_city(**{**EVENT_SETTINGS, "webhook_worker_interval_s": 30})
+    city.report()  # the worker does not know yet: it looks, and finds no webhook
+    end = time.monotonic() + 5
+    while time.monotonic() < end and not looks:
+        time.sleep(0.05)
+    assert len(looks) == 1
+    for seed in (1, 2, 3):
+        city.report(seed=seed)
+    time.sleep(0.5)
+    assert len(looks) == 1  # three commits with events, no look
+    with receiver() as rec:
+        add_webhook(city, rec.url())
+        started = time.monotonic()
+        city.report(seed=4)
+        rec.wait_for(1, timeout=5)
+        assert time.monotonic() - started < 5  # the commit woke it, not the interval
