@@ -356,8 +356,6 @@ def _detail_response(
     prefer: str | None = None,
 ) -> Response:
     if wants_minimal(prefer):
-        # The change's listeners still run before the commit (see below).
-        hooks.run_deferred(session)
         response = Response(
             status_code=204,
             headers={
@@ -366,29 +364,28 @@ def _detail_response(
                 "Cache-Control": "private, no-cache",
             },
         )
-        end_transaction(session)
-        return response
-    body = views.ticket_detail(
-        session,
-        access.ticket,
-        kind=access.kind,
-        staff=access.staff,
-        storage=storage,
-        settings=settings,
-        now=utcnow(),
-        names=names,
-    )
-    # The change's listeners (outbox, statistics) run last: the rollup rows
-    # they lock are shared by every change in the city, so they are held for
-    # the commit only, not while this response was built.
+    else:
+        body = views.ticket_detail(
+            session,
+            access.ticket,
+            kind=access.kind,
+            staff=access.staff,
+            storage=storage,
+            settings=settings,
+            now=utcnow(),
+            names=names,
+        )
+        # Serialised once, by pydantic-core, straight to JSON bytes.
+        response = Response(
+            body.model_dump_json(),
+            status_code=status,
+            media_type="application/json",
+            headers={"ETag": body.etag, "Cache-Control": "private, no-cache"},
+        )
+    # The change's listeners (outbox, statistics) run last, whatever the answer:
+    # the rollup rows they lock are shared by every change in the city, so they
+    # are held for the commit only, not while this response was built.
     hooks.run_deferred(session)
-    # Serialised once, by pydantic-core, straight to JSON bytes.
-    response = Response(
-        body.model_dump_json(),
-        status_code=status,
-        media_type="application/json",
-        headers={"ETag": body.etag, "Cache-Control": "private, no-cache"},
-    )
     end_transaction(session)
     return response
 

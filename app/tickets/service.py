@@ -263,9 +263,7 @@ def apply(
         session.flush()  # rows the request added first (a resolve's photos)
         event_id = repository.write_change(session, ticket.id, ticket.version, values, fields)
         if event_id is None:
-            raise PreconditionFailed(
-                "another change to this ticket landed first; reload it and try again"
-            )
+            raise _lost_race()
         for name, value in values.items():
             set_committed_value(ticket, name, value)
         set_committed_value(ticket, "version", ticket.version + 1)
@@ -283,9 +281,11 @@ def flush_versioned(session: Session) -> None:
     try:
         session.flush()
     except StaleDataError:
-        raise PreconditionFailed(
-            "another change to this ticket landed first; reload it and try again"
-        ) from None
+        raise _lost_race() from None
+
+
+def _lost_race() -> PreconditionFailed:
+    return PreconditionFailed("another change to this ticket landed first; reload it and try again")
 
 
 def change_category(
