@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy import ColumnElement, Row, ScalarSelect, bindparam, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from app.photos.models import Photo
@@ -97,6 +99,87 @@ def brief_with_photos(session: Session, report_id: int) -> tuple[Row[Any] | None
     if not rows:
         return None, []
     return rows[0], [r for r in rows if r.id is not None]
+
+
+# What a ticket's page shows of each photo (``app.reports.views.PhotoLike``).
+PAGE_PHOTO_COLUMNS = (
+    "id",
+    "derivatives_status",
+    "width",
+    "height",
+    "mime_type",
+    "original_key",
+    "display_key",
+    "thumb_key",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BriefRow:
+    """A report's brief as :func:`brief_with_photos` names its columns."""
+
+    report_id: int
+    report_description: str | None
+    report_location_source: str
+    report_location_mismatch_m: float | None
+    report_accuracy_m: float | None
+    report_created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoRow:
+    """The columns of a photo that its answer reads."""
+
+    id: str
+    derivatives_status: str
+    width: int | None
+    height: int | None
+    mime_type: str
+    original_key: str
+    display_key: str | None
+    thumb_key: str | None
+
+
+def _json_object(columns: Sequence[ColumnElement[Any]], names: Sequence[str]) -> Any:
+    return func.json_build_object(
+        *(x for n, c in zip(names, columns, strict=True) for x in (literal(n), c))
+    )
+
+
+def brief_json_columns(
+    report_id: ColumnElement[int],
+) -> tuple[ScalarSelect[Any], ScalarSelect[Any]]:
+    """PostgreSQL: :func:`brief_with_photos` as two JSON values of a statement that
+    has ``report_id`` (correlated to it), for a read that brings the whole page at
+    once; :func:`brief_from_json` reads them back."""
+    brief = (
+        select(_json_object(REPORT_BRIEF_COLUMNS, [c.name for c in REPORT_BRIEF_COLUMNS]))
+        .where(_R.c.id == report_id)
+        .scalar_subquery()
+    )
+    photo = _json_object([_P.c[n] for n in PAGE_PHOTO_COLUMNS], PAGE_PHOTO_COLUMNS)
+    photos = (
+        select(func.json_agg(aggregate_order_by(photo, _RP.c.position)))
+        .select_from(_RP)
+        .join(_P, _P.c.id == _RP.c.photo_id)
+        .where(_RP.c.report_id == report_id)
+        .scalar_subquery()
+    )
+    return brief, photos
+
+
+def utc_from_json(value: str) -> datetime:
+    """A ``timestamptz`` as PostgreSQL writes it in JSON (ISO 8601), in UTC."""
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo is UTC else at.astimezone(UTC)
+
+
+def brief_from_json(
+    brief: dict[str, Any], photos: list[dict[str, Any]] | None
+) -> tuple[BriefRow, list[PhotoRow]]:
+    """What :func:`brief_json_columns` read, as :func:`brief_with_photos` answers it."""
+    brief["report_created_at"] = utc_from_json(brief["report_created_at"])
+    return BriefRow(**brief), [PhotoRow(**p) for p in photos or ()]
 
 
 def get_many(session: Session, ids: Collection[int]) -> list[Report]:

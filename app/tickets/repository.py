@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from math import isqrt
 from typing import Any, cast
@@ -29,6 +29,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, defer, load_only
 
@@ -316,6 +317,100 @@ def events_with_actors(
         if r.actor_id is not None and r.actor_name is not None
     }
     return rows, people
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """An event's columns, read from JSON (see :func:`locked_with_page`)."""
+
+    id: int
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    actor_id: int | None
+    actor_role: str | None
+    office_id: int | None
+    reason: str | None
+    note: str | None
+    data: dict[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPage:
+    """What a ticket's page shows besides the ticket: its first events (rows with an
+    event's columns), the names of the people who made them, and its report's
+    brief and photos (see :func:`app.reports.repository.brief_with_photos`)."""
+
+    events: list[Any]
+    people: dict[int, PersonName]
+    report: Any
+    photos: list[Any]
+
+    def with_event(self, event: Any) -> TicketPage:
+        """The page after ``event`` was written: it comes last, as a fresh read
+        would place it (ids grow), unless the page already holds its limit."""
+        if len(self.events) >= EVENTS_LIMIT:
+            return self
+        return TicketPage([*self.events, event], self.people, self.report, self.photos)
+
+
+def ticket_page(session: Session, ticket: Ticket) -> TicketPage:
+    """Read a ticket's page (two queries)."""
+    from app.reports import repository as reports_repo
+
+    events, people = events_with_actors(session, ticket.id)
+    report, photos = reports_repo.brief_with_photos(session, ticket.report_id)
+    return TicketPage(events, people, report, photos)
+
+
+_EVENT_JSON_COLUMNS = tuple(f.name for f in fields(EventRow))
+
+
+@functools.cache
+def _locked_page_stmt() -> Select[Any]:
+    """PostgreSQL: :func:`_locked_with_office_stmt` with the ticket's page as JSON."""
+    from app.auth.models import Principal
+    from app.reports import repository as reports_repo
+
+    e, p = cast(Table, TicketEvent.__table__), cast(Table, Principal.__table__)
+    first = (
+        select(*(e.c[n] for n in _EVENT_JSON_COLUMNS), p.c.name.label("actor_name"))
+        .add_columns(p.c.display_name.label("actor_display_name"))
+        .outerjoin(p, p.c.id == e.c.actor_id)
+        .where(e.c.ticket_id == bindparam("ticket_id"))
+        .order_by(e.c.id)
+        .limit(EVENTS_LIMIT)
+        .subquery("ev")
+    )
+    events = select(
+        func.json_agg(aggregate_order_by(first.table_valued(), first.c.id))
+    ).scalar_subquery()
+    brief, photos = reports_repo.brief_json_columns(Ticket.report_id)
+    return _locked_with_office_stmt().add_columns(
+        events.label("page_events"), brief.label("page_brief"), photos.label("page_photos")
+    )
+
+
+def locked_with_page(session: Session, ticket_id: int) -> tuple[Ticket, Any, TicketPage] | None:
+    """:func:`locked_with_office` and the ticket's page, in one statement: under the
+    row lock, nothing else can add events until this transaction ends, so the page
+    after a change is this one plus the change's event (``TicketPage.with_event``).
+    PostgreSQL only; elsewhere the page is read after the change."""
+    from app.reports import repository as reports_repo
+
+    row = session.execute(_locked_page_stmt(), {"ticket_id": ticket_id}).first()
+    if row is None:
+        return None
+    events, people = [], {}
+    for ev in row.page_events or ():
+        name, display = ev.pop("actor_name"), ev.pop("actor_display_name")
+        ev["created_at"] = reports_repo.utc_from_json(ev["created_at"])
+        events.append(EventRow(**ev))
+        if ev["actor_id"] is not None and name is not None:
+            people[ev["actor_id"]] = PersonName(ev["actor_id"], name, display)
+    report, photos = reports_repo.brief_from_json(row.page_brief, row.page_photos)
+    return row[0], row[1], TicketPage(events, people, report, photos)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,7 @@ from app.tickets import evidence, hooks, repository, service, views
 from app.tickets.dependencies import TicketAccess, TicketInScope, access_for
 from app.tickets.enums import Action, TicketStatus
 from app.tickets.export import ExportFormat, export_response
+from app.tickets.models import TicketEvent
 from app.tickets.schemas import ActionBody, EventOut, TicketDetail, TicketOut, TicketPatch
 from app.tickets.workflow import actor_kind_for
 
@@ -354,6 +355,7 @@ def _detail_response(
     names: views.NameCache | None = None,
     status: int = 200,
     prefer: str | None = None,
+    page: repository.TicketPage | None = None,
 ) -> Response:
     if wants_minimal(prefer):
         response = Response(
@@ -374,6 +376,7 @@ def _detail_response(
             settings=settings,
             now=utcnow(),
             names=names,
+            page=page,
         )
         # Serialised once, by pydantic-core, straight to JSON bytes.
         response = Response(
@@ -426,27 +429,37 @@ TicketId = Annotated[int, Path(ge=1, le=2**62, description="Ticket id")]
 
 
 @contextmanager
-def _ticket_locked(session: Session, actor: Actor, ticket_id: int) -> Iterator[TicketAccess]:
+def _ticket_locked(
+    session: Session, actor: Actor, ticket_id: int, *, with_page: bool = False
+) -> Iterator[tuple[TicketAccess, repository.TicketPage | None]]:
     """The ticket in the caller's scope, read once and under a row lock (until commit);
-    its listeners deferred to the end of the request (see ``_detail_response``)."""
+    its listeners deferred to the end of the request (see ``_detail_response``).
+
+    ``with_page``: on PostgreSQL, the ticket's page comes with it (one statement
+    instead of two more after the change); otherwise the page is None."""
     # The office is held for the whole request: the session keeps objects only
     # while they are referenced, and the scope check, the outbox and the rollups
     # all want it.
-    found = repository.locked_with_office(session, ticket_id)
-    ticket, office = found if found is not None else (None, None)
+    page = None
+    if with_page and session.get_bind().dialect.name == "postgresql":
+        found = repository.locked_with_page(session, ticket_id)
+        ticket, office, page = found if found is not None else (None, None, None)
+    else:
+        found_ = repository.locked_with_office(session, ticket_id)
+        ticket, office = found_ if found_ is not None else (None, None)
     access = access_for(session, actor, ticket) if ticket is not None else None
     if access is None:
         # Out of scope is indistinguishable from absent.
         raise NotFound(f"no ticket {ticket_id}")
     hooks.defer(session)
-    yield access
+    yield access, page
     del office
 
 
 def _ticket_for_update(
     session: DbSession, actor: CurrentPrincipal, ticket_id: TicketId
 ) -> Iterator[TicketAccess]:
-    with _ticket_locked(session, actor, ticket_id) as access:
+    with _ticket_locked(session, actor, ticket_id) as (access, _):
         yield access
 
 
@@ -466,14 +479,14 @@ def _act(
     body: ActionBody,
     settings: Any,
     photo_ids: list[str] | None = None,
-) -> None:
+) -> TicketEvent:
     if access.kind is None:
         raise Forbidden("you may read this ticket but not act on it")
     if access.candidate and action is not Action.claim:
         raise Forbidden(
             "your office may only claim this ticket", allowed_actions=[Action.claim.value]
         )
-    service.act(
+    return service.act(
         session,
         access.ticket,
         actor=access.actor,
@@ -518,11 +531,18 @@ def _make_action_endpoint(action: Action) -> None:
         body: ActionBody | None = None,
     ) -> Response:
         state = request.app.state
-        with _ticket_locked(session, actor, ticket_id) as access:
+        full = not wants_minimal(prefer)
+        with _ticket_locked(session, actor, ticket_id, with_page=full) as (access, page):
             locked = _locked(session, access, if_match)
-            _act(session, locked, action, body or ActionBody(), state.settings)
+            event = _act(session, locked, action, body or ActionBody(), state.settings)
             return _detail_response(
-                session, locked, state.storage, state.settings, state.name_cache, prefer=prefer
+                session,
+                locked,
+                state.storage,
+                state.settings,
+                state.name_cache,
+                prefer=prefer,
+                page=page.with_event(event) if page is not None else None,
             )
 
     endpoint.__doc__ = _ACTION_DOCS[action]

@@ -16,7 +16,6 @@ from app.config import Settings
 from app.core.cache import TTLCache
 from app.grids.models import Office
 from app.photos.storage import ObjectStorage
-from app.reports import repository as reports_repo
 from app.reports.schemas import OfficeBrief
 from app.reports.views import photo_out
 from app.tickets import repository
@@ -87,11 +86,7 @@ class OfficeName:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class PersonName:
-    id: int
-    name: str
-    display_name: str | None
+PersonName = repository.PersonName
 
 
 class NameCache:
@@ -309,11 +304,14 @@ def ticket_detail(
     settings: Settings,
     now: datetime,
     names: NameCache | None = None,
+    page: repository.TicketPage | None = None,
 ) -> TicketDetail:
-    session.flush()  # the reads below are Core: nothing pending may be missed
-    events, people = repository.events_with_actors(session, t.id)
-    lk = Lookups(session, [t], events, names, people)
-    report, photos = reports_repo.brief_with_photos(session, t.report_id)
+    """The ticket's page; read here unless ``page`` was read with the ticket."""
+    if page is None:
+        session.flush()  # the reads below are Core: nothing pending may be missed
+        page = repository.ticket_page(session, t)
+    events, report = page.events, page.report
+    lk = Lookups(session, [t], events, names, page.people)
     assert report is not None
     return TicketDetail(
         **_ticket_fields(_attrs(t), lk, kind=kind, staff=staff, now=now),
@@ -325,6 +323,6 @@ def ticket_detail(
             accuracy_m=report.report_accuracy_m,
             created_at=report.report_created_at,
         ),
-        photos=[photo_out(p, storage, settings, staff=staff) for p in photos],
+        photos=[photo_out(p, storage, settings, staff=staff) for p in page.photos],
         events=[event_out(e, lk, staff=staff) for e in events],
     )

@@ -6,6 +6,8 @@ without reading them back; these tests hold that to what the database has.
 
 from __future__ import annotations
 
+import time
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from app.tickets import repository
 from app.tickets.models import Ticket, TicketEvent
+from tests.support.photos import jpeg
 from tests.tickets.conftest import AB_BORDER, C_SPOT, after_photo
 
 
@@ -158,3 +161,67 @@ def test_no_answer_for_a_change_whose_commit_failed(city, prefer):
     t = city.get(tid, "off_c").json()
     assert t["status"] == "new" and city.etag(tid, "off_c") == tag
     assert [e["kind"] for e in t["events"]] == ["created"]
+
+
+def test_the_page_read_under_the_lock_is_the_page_read_after(city, session_factory):
+    """On PostgreSQL an action reads the ticket's page (events with their actors'
+    names, the report's brief and photos) in the locked read, as JSON; it must be
+    what the two reads of a ticket's page answer, value for value and type for
+    type. Elsewhere the page is read after the change."""
+    from app.auth.service import actor_from_token
+    from app.tickets.router import _ticket_locked
+
+    r = city.client.post(
+        "/v1/reports",
+        data={
+            "category": "road_damage",
+            "lat": C_SPOT[0],
+            "lon": C_SPOT[1],
+            "description": "坑 «deep» — 0.1 m",
+        },
+        files=[("photos", (f"{i}.jpg", jpeg(seed=40 + i), "image/jpeg")) for i in range(3)],
+        headers=city.h["r2"],
+    )
+    assert r.status_code == 201, r.text
+    tid = int(r.json()["ticket"]["id"])
+    city.act(tid, "accept", "off_c")
+    city.act(tid, "comment", "sup_city", note="带上锥桶")
+    # The photos settle first: the two reads below are apart in time, and the
+    # derivative worker may finish a photo between them.
+    deadline = time.monotonic() + 30
+    while {p["status"] for p in city.get(tid, "admin").json()["photos"]} != {"ready"}:
+        assert time.monotonic() < deadline, "derivatives not ready"
+        time.sleep(0.05)
+    token = city.h["admin"]["Authorization"].split()[1]
+    with session_factory() as s:
+        actor = actor_from_token(s, city.settings, token)
+        with _ticket_locked(s, actor, tid, with_page=True) as (access, page):
+            fresh = repository.ticket_page(s, access.ticket)
+        s.rollback()
+    if s.get_bind().dialect.name != "postgresql":
+        assert page is None
+        return
+    assert page is not None
+    event_fields = repository._EVENT_JSON_COLUMNS
+    got = [tuple((getattr(e, f), type(getattr(e, f))) for f in event_fields) for e in page.events]
+    want = [tuple((getattr(e, f), type(getattr(e, f))) for f in event_fields) for e in fresh.events]
+    assert got == want and len(got) == 3
+    assert page.people == fresh.people and len(page.people) == 3
+    brief_fields = [f.name for f in fields(type(page.report))]
+    assert [(getattr(page.report, f), type(getattr(page.report, f))) for f in brief_fields] == [
+        (getattr(fresh.report, f), type(getattr(fresh.report, f))) for f in brief_fields
+    ]
+    photo_fields = [f.name for f in fields(type(page.photos[0]))]
+    assert [[getattr(p, f) for f in photo_fields] for p in page.photos] == [
+        [getattr(p, f) for f in photo_fields] for p in fresh.photos
+    ]
+    assert len(page.photos) == 3
+
+
+def test_a_page_at_its_event_limit_keeps_its_first_events(monkeypatch):
+    """A fresh read of a ticket's page shows its first ``EVENTS_LIMIT`` events: a
+    page read before a change gets the change's event only below that limit."""
+    monkeypatch.setattr(repository, "EVENTS_LIMIT", 2)
+    one = repository.TicketPage(["e1"], {}, None, [])
+    assert one.with_event("e2").events == ["e1", "e2"]
+    assert one.with_event("e2").with_event("e3").events == ["e1", "e2"]
