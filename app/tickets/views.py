@@ -101,6 +101,8 @@ class NameCache:
 
 
 _DEFAULT_NAMES = NameCache(ttl_s=0)  # no caching when none is injected
+# Up to this many offices, a miss loads every office's name.
+ALL_NAMES_UP_TO = 20_000
 
 
 class EventLike(Protocol):
@@ -143,6 +145,7 @@ class Lookups:
         people: dict[int, Any] | None = None,
     ) -> None:
         names = names or _DEFAULT_NAMES
+        keeps = names.offices.ttl_s > 0
         tickets = list(tickets)
         events = list(events)
         office_ids = (
@@ -152,13 +155,17 @@ class Lookups:
         )
 
         def load_offices(ids: list[int]) -> dict[int, OfficeName]:
-            rows = session.execute(
-                select(Office.id, Office.code, Office.name).where(Office.id.in_(ids))
-            )
+            # A cache gets every office's name at its first miss (a city has a
+            # few thousand): a cold worker pays one query, not one a new office.
+            stmt = select(Office.id, Office.code, Office.name)
+            rows = session.execute(stmt.limit(ALL_NAMES_UP_TO + 1)).all() if keeps else []
+            if not keeps or len(rows) > ALL_NAMES_UP_TO:
+                rows = session.execute(stmt.where(Office.id.in_(ids))).all()
             return {r.id: OfficeName(r.id, r.code, r.name) for r in rows}
 
         def load_categories(ids: list[int]) -> dict[int, str]:
-            rows = session.execute(select(Category.id, Category.code).where(Category.id.in_(ids)))
+            stmt = select(Category.id, Category.code)  # a few dozen
+            rows = session.execute(stmt if keeps else stmt.where(Category.id.in_(ids)))
             return {r.id: r.code for r in rows}
 
         self.offices = names.offices.get_many(office_ids, load_offices)

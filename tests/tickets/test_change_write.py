@@ -225,3 +225,47 @@ def test_a_page_at_its_event_limit_keeps_its_first_events(monkeypatch):
     one = repository.TicketPage(["e1"], {}, None, [])
     assert one.with_event("e2").events == ["e1", "e2"]
     assert one.with_event("e2").with_event("e3").events == ["e1", "e2"]
+
+
+@pytest.mark.parametrize("ttl_s", [30.0, 0.0])
+def test_a_name_cache_learns_every_office_at_its_first_miss(city, session_factory, ttl_s):
+    """A worker's name cache loads every office's name at once: a ticket of
+    another office then needs no query. Uncached lookups load only what they show."""
+    from types import SimpleNamespace
+
+    from sqlalchemy import event as sa_event
+
+    from app.tickets import views
+
+    def ticket(code: str) -> Any:
+        return SimpleNamespace(
+            office_id=city.office_ids[code],
+            candidate_office_ids=[],
+            category_id=1,
+            assignee_id=None,
+        )
+
+    names = views.NameCache(ttl_s=ttl_s)
+    statements: list[str] = []
+    with session_factory() as s:
+        engine = s.get_bind()
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                statements.append(statement)
+
+        sa_event.listen(engine, "before_cursor_execute", count)
+        try:
+            first = views.Lookups(s, [ticket("ga")], names=names)
+            after_first = len(statements)
+            second = views.Lookups(s, [ticket("gd")], names=names)
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", count)
+    assert first.office(city.office_ids["ga"]).code == "ga"
+    assert second.office(city.office_ids["gd"]).code == "gd"
+    if ttl_s:
+        assert len(first.offices) == len(city.office_ids)
+        assert len(statements) == after_first == 2  # offices, categories
+    else:
+        assert set(first.offices) == {city.office_ids["ga"]}
+        assert len(statements) == 2 * after_first == 4
