@@ -87,10 +87,15 @@ def stats_timezone() -> ZoneInfo:
     settings object, and reads must use the very same zone. Changing the
     variable needs ``gridfix stats rebuild``.
     """
+    return _zone(os.environ.get("GRIDFIX_LOCAL_TIMEZONE") or _default_zone_name())
+
+
+@lru_cache(maxsize=1)
+def _default_zone_name() -> str:
+    # Read once: every ticket change asks for the zone.
     from app.config import Settings
 
-    default = Settings.model_fields["local_timezone"].default
-    return _zone(os.environ.get("GRIDFIX_LOCAL_TIMEZONE") or default)
+    return str(Settings.model_fields["local_timezone"].default)
 
 
 def hour_slot(t: datetime) -> int:
