@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, ScalarSelect, bindparam, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    ScalarSelect,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
@@ -141,9 +150,10 @@ class PhotoRow:
 
 
 def _json_object(columns: Sequence[ColumnElement[Any]], names: Sequence[str]) -> Any:
-    return func.json_build_object(
-        *(x for n, c in zip(names, columns, strict=True) for x in (literal(n), c))
-    )
+    # The keys are constants in the SQL (column names), not parameters to send.
+    assert all(n.isidentifier() for n in names)
+    keys = [literal_column(f"'{n}'") for n in names]
+    return func.json_build_object(*(x for k, c in zip(keys, columns, strict=True) for x in (k, c)))
 
 
 def brief_json_columns(
