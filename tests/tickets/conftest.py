@@ -47,11 +47,18 @@ class City:
         category: str = "road_damage",
         who: str = "r1",
         seed: int = 0,
+        *,
+        description: str | None = None,
+        photos: int = 1,
     ) -> int:
+        seed = seed or id(spot) % 1000
+        data = {"category": category, "lat": spot[0], "lon": spot[1]}
         r = self.client.post(
             "/v1/reports",
-            data={"category": category, "lat": spot[0], "lon": spot[1]},
-            files=[("photos", ("p.jpg", jpeg(seed=seed or id(spot) % 1000), "image/jpeg"))],
+            data=data | ({"description": description} if description is not None else {}),
+            files=[
+                ("photos", (f"{i}.jpg", jpeg(seed=seed + i), "image/jpeg")) for i in range(photos)
+            ],
             headers=self.h[who],
         )
         assert r.status_code == 201, r.text

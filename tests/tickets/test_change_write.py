@@ -16,7 +16,6 @@ from sqlalchemy import func, select, update
 
 from app.tickets import repository
 from app.tickets.models import Ticket, TicketEvent
-from tests.support.photos import jpeg
 from tests.tickets.conftest import AB_BORDER, C_SPOT, after_photo
 
 
@@ -171,19 +170,7 @@ def test_the_page_read_under_the_lock_is_the_page_read_after(city, session_facto
     from app.auth.service import actor_from_token
     from app.tickets.router import _ticket_locked
 
-    r = city.client.post(
-        "/v1/reports",
-        data={
-            "category": "road_damage",
-            "lat": C_SPOT[0],
-            "lon": C_SPOT[1],
-            "description": "坑 «deep» — 0.1 m",
-        },
-        files=[("photos", (f"{i}.jpg", jpeg(seed=40 + i), "image/jpeg")) for i in range(3)],
-        headers=city.h["r2"],
-    )
-    assert r.status_code == 201, r.text
-    tid = int(r.json()["ticket"]["id"])
+    tid = city.report(C_SPOT, who="r2", seed=40, description="坑 «deep» — 0.1 m", photos=3)
     city.act(tid, "accept", "off_c")
     city.act(tid, "comment", "sup_city", note="带上锥桶")
     # The photos settle first: the two reads below are apart in time, and the

@@ -24,7 +24,6 @@ from app.reports.models import Report
 from app.tickets import export
 from app.tickets.models import Ticket
 from app.tickets.repository import QueueFilter
-from tests.support.photos import jpeg
 from tests.tickets.conftest import A_SPOT, C_SPOT, City
 
 BOM = b"\xef\xbb\xbf"
@@ -64,22 +63,6 @@ def _queue(city: City, who: str, **params: Any) -> list[dict[str, Any]]:
         cursor = r.json()["next_cursor"]
         if cursor is None:
             return items
-
-
-def _report(city: City, spot: tuple[float, float], description: str, seed: int) -> int:
-    r = city.client.post(
-        "/v1/reports",
-        data={
-            "category": "road_damage",
-            "lat": spot[0],
-            "lon": spot[1],
-            "description": description,
-        },
-        files=[("photos", ("p.jpg", jpeg(seed=seed), "image/jpeg"))],
-        headers=city.h["r1"],
-    )
-    assert r.status_code == 201, r.text
-    return int(r.json()["ticket"]["id"])
 
 
 def _when(value: str) -> datetime | None:
@@ -161,7 +144,7 @@ def bulk_tickets(city: City, session_factory: Any, n: int, office: str = "ga") -
 
 
 def test_csv_rows_equal_the_queue_with_bom_header_and_chinese_text(city):
-    a1 = _report(city, A_SPOT, CHINESE, seed=61)
+    a1 = city.report(A_SPOT, seed=61, description=CHINESE)
     a2 = city.report(seed=62)
     c1 = city.report(C_SPOT, seed=63)
     light = city.report(category="street_light_out", seed=64)
@@ -188,7 +171,7 @@ def test_csv_rows_equal_the_queue_with_bom_header_and_chinese_text(city):
 
 
 def test_csv_cells_that_would_run_as_formulas_get_an_apostrophe(city):
-    tid = _report(city, A_SPOT, '=HYPERLINK("http://evil.example","click")', seed=71)
+    tid = city.report(A_SPOT, seed=71, description='=HYPERLINK("http://evil.example","click")')
     row = _csv(_export(city, "off_a"))[0]
     assert int(row["id"]) == tid
     assert row["description"] == '\'=HYPERLINK("http://evil.example","click")'
