@@ -72,6 +72,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def utc_from_json(value: str) -> datetime:
+    """A ``timestamptz`` as PostgreSQL writes it in JSON (ISO 8601), in UTC, as
+    :class:`UTCDateTime` hands it back."""
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo is UTC else at.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

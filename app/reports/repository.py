@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
+from app.core.db import utc_from_json
 from app.photos.models import Photo
 from app.reports.models import Report, ReportPhoto
 
@@ -110,19 +111,6 @@ def brief_with_photos(session: Session, report_id: int) -> tuple[Row[Any] | None
     return rows[0], [r for r in rows if r.id is not None]
 
 
-# What a ticket's page shows of each photo (``app.reports.views.PhotoLike``).
-PAGE_PHOTO_COLUMNS = (
-    "id",
-    "derivatives_status",
-    "width",
-    "height",
-    "mime_type",
-    "original_key",
-    "display_key",
-    "thumb_key",
-)
-
-
 @dataclass(frozen=True, slots=True)
 class BriefRow:
     """A report's brief as :func:`brief_with_photos` names its columns."""
@@ -147,6 +135,10 @@ class PhotoRow:
     original_key: str
     display_key: str | None
     thumb_key: str | None
+
+
+# What a ticket's page shows of each photo (``app.reports.views.PhotoLike``).
+PAGE_PHOTO_COLUMNS = tuple(f.name for f in fields(PhotoRow))
 
 
 def _json_object(columns: Sequence[ColumnElement[Any]], names: Sequence[str]) -> Any:
@@ -176,12 +168,6 @@ def brief_json_columns(
         .scalar_subquery()
     )
     return brief, photos
-
-
-def utc_from_json(value: str) -> datetime:
-    """A ``timestamptz`` as PostgreSQL writes it in JSON (ISO 8601), in UTC."""
-    at = datetime.fromisoformat(value)
-    return at if at.tzinfo is UTC else at.astimezone(UTC)
 
 
 def brief_from_json(

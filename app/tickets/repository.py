@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, defer, load_only
 
+from app.core.db import utc_from_json
 from app.core.geo import haversine_m, metres_to_degrees
 from app.tickets.models import OPEN_PREDICATE, Ticket, TicketCandidate, TicketEvent
 
@@ -405,7 +406,7 @@ def locked_with_page(session: Session, ticket_id: int) -> tuple[Ticket, Any, Tic
     events, people = [], {}
     for ev in row.page_events or ():
         name, display = ev.pop("actor_name"), ev.pop("actor_display_name")
-        ev["created_at"] = reports_repo.utc_from_json(ev["created_at"])
+        ev["created_at"] = utc_from_json(ev["created_at"])
         events.append(EventRow(**ev))
         if ev["actor_id"] is not None and name is not None:
             people[ev["actor_id"]] = PersonName(ev["actor_id"], name, display)
