@@ -259,13 +259,25 @@ def _write_with_commit(conn: Connection) -> None:
     if not pending:
         return
     raw: Any = conn.connection.dbapi_connection
+    sql, params = pending[0]
     try:
         with raw.pipeline():
             for sql, params in pending:
                 raw.execute(sql, params)
             raw.commit()
     except conn.dialect.loaded_dbapi.Error as error:
-        raise driver_error(conn, error, pending[0][0], pending[0][1]) from error
+        # A value the driver cannot send names its own statement; the server's
+        # errors arrive with the sync, after every statement was sent.
+        wrapped = driver_error(conn, error, sql, params)
+        if not conn.invalidated:
+            # SQLAlchemy counts its transaction as ended here, and the pool then
+            # skips its reset: the failed transaction is rolled back now, or the
+            # connection's next user would find it aborted.
+            try:
+                raw.rollback()
+            except conn.dialect.loaded_dbapi.Error:
+                conn.invalidate()
+        raise wrapped from error
 
 
 def _drop_held(conn: Connection) -> None:

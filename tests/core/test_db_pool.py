@@ -12,6 +12,7 @@ from app.core.db import (
     make_read_engine,
     make_sessionmaker,
     read_snapshot,
+    send_with_commit,
     single_read,
 )
 
@@ -123,3 +124,24 @@ def test_postgresql_connections_speak_utc_and_an_explicit_zone_still_reads_utc(p
             assert getattr(engine.dialect, UTC_SESSIONS) is (zone == "UTC")
         finally:
             engine.dispose()
+
+
+def test_a_held_write_that_fails_at_commit_leaves_its_connection_clean(postgis_url):
+    """Writes held for the COMMIT fail inside SQLAlchemy's commit, which then counts
+    the transaction as ended and returns the connection unreset: the failed
+    transaction must be rolled back there, or the connection's next user finds
+    it aborted. With one pooled connection, the next session gets that one."""
+    engine = make_engine(postgis_url, pool_size=1)
+    factory = make_sessionmaker(engine)
+    try:
+        with factory() as s:
+            pid = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            send_with_commit(s, "SELECT 1 / %s", (0,))
+            with pytest.raises(exc.DataError):  # division by zero
+                s.commit()
+        with factory() as s:
+            assert s.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid
+            assert s.execute(text("SELECT 1")).scalar_one() == 1
+            s.commit()
+    finally:
+        engine.dispose()
