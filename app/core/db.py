@@ -182,6 +182,7 @@ def make_engine(
         **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
     _ping_when_idle(engine, ping_idle_s)
+    event.listen(engine, "do_execute", _hold_for_commit)
     # Unless the URL's own options choose a zone, every session is in UTC.
     setattr(engine.dialect, UTC_SESSIONS, "timezone" not in _url_options(url).lower())
     return engine
@@ -244,6 +245,22 @@ def send_with_commit(session: Session, sql: str, params: Sequence[Any]) -> None:
     Held writes are dropped on rollback and never outlive their transaction.
     """
     session.connection().info.setdefault(_AT_COMMIT, []).append((sql, tuple(params)))
+
+
+# Execution option: a statement executed with it on PostgreSQL is not sent now but
+# held, like :func:`send_with_commit`'s, for the COMMIT's pipeline. SQLAlchemy
+# still compiles it and converts its parameters; it must return no rows.
+HOLD_FOR_COMMIT = "gridfix_hold_for_commit"
+
+
+def _hold_for_commit(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """The engine's ``do_execute`` hook: hold statements marked ``HOLD_FOR_COMMIT``."""
+    if not context.execution_options.get(HOLD_FOR_COMMIT):
+        return False
+    if context.compiled is not None and context.compiled.effective_returning:
+        raise exc.ArgumentError("a statement held for the commit returns nothing")
+    context.root_connection.info.setdefault(_AT_COMMIT, []).append((statement, parameters))
+    return True  # "executed": SQLAlchemy sees a statement that returned no rows
 
 
 def held_for_commit(session: Session) -> int:

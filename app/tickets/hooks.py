@@ -89,6 +89,11 @@ def defer(session: Session) -> None:
     session.info[UNTIL_COMMIT] = True
 
 
+def deferred(session: Session) -> bool:
+    """Whether this session's listeners wait for :func:`run_deferred` or the commit."""
+    return session.info.get(_DEFERRED) is not None
+
+
 def run_deferred(session: Session) -> None:
     """Tell the listeners of every queued change, in order; stop deferring."""
     pending = session.info.pop(_DEFERRED, None) or []

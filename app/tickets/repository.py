@@ -22,6 +22,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     or_,
     select,
     text,
@@ -33,7 +34,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, defer, load_only
 
-from app.core.db import utc_from_json
+from app.core.db import HOLD_FOR_COMMIT, utc_from_json
 from app.core.geo import haversine_m, metres_to_degrees
 from app.tickets.models import OPEN_PREDICATE, Ticket, TicketCandidate, TicketEvent
 
@@ -189,6 +190,18 @@ EVENT_COLUMNS = (
 )
 
 
+def _versioned_update(columns: tuple[str, ...]) -> Any:
+    t = cast(Table, Ticket.__table__)
+    return (
+        update(t)
+        .where(t.c.id == bindparam("ticket_id"), t.c.version == bindparam("version"))
+        .values(
+            {c: bindparam(f"t_{c}", type_=t.c[c].type) for c in columns}
+            | {"version": bindparam("next_version")}
+        )
+    )
+
+
 @functools.cache
 def _change_stmts(dialect: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
     """The versioned UPDATE of ``columns`` and the event INSERT, built once a shape.
@@ -197,14 +210,7 @@ def _change_stmts(dialect: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
     version inserts nothing); other databases get the two, run in turn.
     """
     t, e = cast(Table, Ticket.__table__), cast(Table, TicketEvent.__table__)
-    changed = (
-        update(t)
-        .where(t.c.id == bindparam("ticket_id"), t.c.version == bindparam("version"))
-        .values(
-            {c: bindparam(f"t_{c}", type_=t.c[c].type) for c in columns}
-            | {"version": bindparam("next_version")}
-        )
-    )
+    changed = _versioned_update(columns)
     # Foreign-key columns have no type of their own here; the SELECT needs one.
     values = [
         bindparam(f"e_{c}", type_=Integer if e.c[c].type._isnull else e.c[c].type)
@@ -226,24 +232,56 @@ def _change_stmts(dialect: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
     return event, None
 
 
+@functools.cache
+def _held_change_stmt(columns: tuple[str, ...]) -> Any:
+    """PostgreSQL: :func:`_change_stmts`' statement for an event whose id was
+    reserved, held for the COMMIT. It returns nothing, so a stale version cannot
+    be seen in its answer: the event's ticket is then the UPDATE's empty answer,
+    NULL, and the NOT NULL column fails the whole transaction."""
+    t, e = cast(Table, Ticket.__table__), cast(Table, TicketEvent.__table__)
+    cte = _versioned_update(columns).returning(t.c.id).cte("changed")
+    values = {
+        c: bindparam(f"e_{c}", type_=Integer if e.c[c].type._isnull else e.c[c].type)
+        for c in EVENT_COLUMNS
+    }
+    return (
+        insert(e)
+        .values({"id": bindparam("event_id"), "ticket_id": select(cte.c.id).scalar_subquery()})
+        .values(values)
+        .add_cte(cte)
+        .execution_options(**{HOLD_FOR_COMMIT: True})
+    )
+
+
 def write_change(
     session: Session,
     ticket_id: int,
     version: int,
     values: dict[str, Any],
     event: dict[str, Any],
+    *,
+    event_id: int | None = None,
 ) -> int | None:
     """Set ``values`` on the ticket if it is still at ``version`` (bumping it by one)
     and append its event; the new event's id, or None when the version moved on.
 
     Core statements on the session's connection: no unit of work, and on
     PostgreSQL one round trip for both rows.
+
+    ``event_id``, reserved by :func:`locked_for_change` (PostgreSQL): the two rows
+    are written with the COMMIT, in its round trip, and the version was checked
+    under the row lock. Only for a request that reads nothing back after the
+    change and defers the ticket's listeners (:func:`app.tickets.hooks.defer`):
+    the outbox row they write refers to the event.
     """
     conn = session.connection()
-    first, second = _change_stmts(conn.dialect.name, tuple(sorted(values)))
     params = {"ticket_id": ticket_id, "version": version, "next_version": version + 1}
     params |= {f"t_{c}": v for c, v in values.items()}
     params |= {f"e_{c}": event[c] for c in EVENT_COLUMNS}
+    if event_id is not None:
+        conn.execute(_held_change_stmt(tuple(sorted(values))), params | {"event_id": event_id})
+        return event_id
+    first, second = _change_stmts(conn.dialect.name, tuple(sorted(values)))
     if second is None:
         event_id = conn.execute(first, params).scalar()
         return None if event_id is None else int(event_id)
@@ -322,7 +360,7 @@ def events_with_actors(
 
 @dataclass(frozen=True, slots=True)
 class EventRow:
-    """An event's columns, read from JSON (see :func:`locked_with_page`)."""
+    """An event's columns, read from JSON (see :func:`locked_for_change`)."""
 
     id: int
     kind: str
@@ -393,16 +431,41 @@ def _locked_page_stmt() -> Select[Any]:
     )
 
 
-def locked_with_page(session: Session, ticket_id: int) -> tuple[Ticket, Any, TicketPage] | None:
-    """:func:`locked_with_office` and the ticket's page, in one statement: under the
-    row lock, nothing else can add events until this transaction ends, so the page
-    after a change is this one plus the change's event (``TicketPage.with_event``).
-    PostgreSQL only; elsewhere the page is read after the change."""
+# An id for the change's event, taken from the events' own sequence (unused if
+# the change is refused: sequences have gaps anyway).
+_RESERVED_EVENT_ID: ColumnElement[int] = literal_column(
+    "nextval(pg_get_serial_sequence('ticket_events', 'id'))", Integer
+)
+
+
+@functools.cache
+def _locked_for_change_stmt(with_page: bool) -> Select[Any]:
+    stmt = _locked_page_stmt() if with_page else _locked_with_office_stmt()
+    return stmt.add_columns(_RESERVED_EVENT_ID.label("event_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class LockedTicket:
+    ticket: Ticket
+    office: Any
+    event_id: int  # reserved for the change's event (see :func:`write_change`)
+    page: TicketPage | None = None
+
+
+def locked_for_change(session: Session, ticket_id: int, *, with_page: bool) -> LockedTicket | None:
+    """PostgreSQL: :func:`locked_with_office`, an id reserved for the change's event,
+    and with ``with_page`` the ticket's page, in one statement.
+
+    Under the row lock nothing else can add events until this transaction ends,
+    so the page after the change is this one plus the change's event
+    (``TicketPage.with_event``). Elsewhere the page is read after the change."""
     from app.reports import repository as reports_repo
 
-    row = session.execute(_locked_page_stmt(), {"ticket_id": ticket_id}).first()
+    row = session.execute(_locked_for_change_stmt(with_page), {"ticket_id": ticket_id}).first()
     if row is None:
         return None
+    if not with_page:
+        return LockedTicket(row[0], row[1], row.event_id)
     events, people = [], {}
     for ev in row.page_events or ():
         name, display = ev.pop("actor_name"), ev.pop("actor_display_name")
@@ -411,7 +474,7 @@ def locked_with_page(session: Session, ticket_id: int) -> tuple[Ticket, Any, Tic
         if ev["actor_id"] is not None and name is not None:
             people[ev["actor_id"]] = PersonName(ev["actor_id"], name, display)
     report, photos = reports_repo.brief_from_json(row.page_brief, row.page_photos)
-    return row[0], row[1], TicketPage(events, people, report, photos)
+    return LockedTicket(row[0], row[1], row.event_id, TicketPage(events, people, report, photos))
 
 
 @dataclass(frozen=True, slots=True)

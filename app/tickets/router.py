@@ -428,22 +428,39 @@ def ticket_events(session: DbSession, access: TicketInScope, names: Names) -> li
 TicketId = Annotated[int, Path(ge=1, le=2**62, description="Ticket id")]
 
 
+@dataclass(frozen=True, slots=True)
+class _ForAction:
+    """What the locked read of an action brings besides the ticket (PostgreSQL)."""
+
+    page: repository.TicketPage | None = None  # the ticket's page before the change
+    event_id: int | None = None  # reserved: the change is written with the COMMIT
+
+
 @contextmanager
 def _ticket_locked(
-    session: Session, actor: Actor, ticket_id: int, *, with_page: bool = False
-) -> Iterator[tuple[TicketAccess, repository.TicketPage | None]]:
+    session: Session,
+    actor: Actor,
+    ticket_id: int,
+    *,
+    action: bool = False,
+    with_page: bool = False,
+) -> Iterator[tuple[TicketAccess, _ForAction]]:
     """The ticket in the caller's scope, read once and under a row lock (until commit);
     its listeners deferred to the end of the request (see ``_detail_response``).
 
-    ``with_page``: on PostgreSQL, the ticket's page comes with it (one statement
-    instead of two more after the change); otherwise the page is None."""
+    ``action``, on PostgreSQL, for a request that reads nothing back after its
+    one change: an id is reserved for the change's event, so the change goes
+    with the COMMIT; ``with_page``: the ticket's page comes with it too (one
+    statement instead of two more after the change). Otherwise both are None."""
     # The office is held for the whole request: the session keeps objects only
     # while they are referenced, and the scope check, the outbox and the rollups
     # all want it.
-    page = None
-    if with_page and session.get_bind().dialect.name == "postgresql":
-        found = repository.locked_with_page(session, ticket_id)
-        ticket, office, page = found if found is not None else (None, None, None)
+    extra = _ForAction()
+    if action and session.get_bind().dialect.name == "postgresql":
+        found = repository.locked_for_change(session, ticket_id, with_page=with_page)
+        ticket, office = (found.ticket, found.office) if found is not None else (None, None)
+        if found is not None:
+            extra = _ForAction(found.page, found.event_id)
     else:
         found_ = repository.locked_with_office(session, ticket_id)
         ticket, office = found_ if found_ is not None else (None, None)
@@ -452,7 +469,7 @@ def _ticket_locked(
         # Out of scope is indistinguishable from absent.
         raise NotFound(f"no ticket {ticket_id}")
     hooks.defer(session)
-    yield access, page
+    yield access, extra
     del office
 
 
@@ -479,6 +496,7 @@ def _act(
     body: ActionBody,
     settings: Any,
     photo_ids: list[str] | None = None,
+    event_id: int | None = None,
 ) -> TicketEvent:
     if access.kind is None:
         raise Forbidden("you may read this ticket but not act on it")
@@ -502,6 +520,7 @@ def _act(
         ),
         settings=settings,
         now=utcnow(),
+        event_id=event_id,
     )
 
 
@@ -532,9 +551,13 @@ def _make_action_endpoint(action: Action) -> None:
     ) -> Response:
         state = request.app.state
         full = not wants_minimal(prefer)
-        with _ticket_locked(session, actor, ticket_id, with_page=full) as (access, page):
+        with _ticket_locked(session, actor, ticket_id, action=True, with_page=full) as (
+            access,
+            extra,
+        ):
             locked = _locked(session, access, if_match)
-            event = _act(session, locked, action, body or ActionBody(), state.settings)
+            body = body or ActionBody()
+            event = _act(session, locked, action, body, state.settings, event_id=extra.event_id)
             return _detail_response(
                 session,
                 locked,
@@ -542,7 +565,7 @@ def _make_action_endpoint(action: Action) -> None:
                 state.settings,
                 state.name_cache,
                 prefer=prefer,
-                page=page.with_event(event) if page is not None else None,
+                page=extra.page.with_event(event) if extra.page is not None else None,
             )
 
     endpoint.__doc__ = _ACTION_DOCS[action]

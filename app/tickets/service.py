@@ -169,8 +169,10 @@ def act(
     req: ActRequest,
     settings: Settings,
     now: datetime,
+    event_id: int | None = None,
 ) -> TicketEvent:
-    """Apply one workflow action to a loaded ticket and write its event (flushes)."""
+    """Apply one workflow action to a loaded ticket and write its event (flushes;
+    ``event_id``: see :func:`apply`)."""
     target_id = None
     if req.target_office_code is not None:
         target = grids_repo.get_by_code(session, req.target_office_code)
@@ -204,7 +206,15 @@ def act(
         now,
         **windows(settings),
     )
-    return apply(session, ticket, transition, actor=actor, now=now, photo_ids=req.photo_ids)
+    return apply(
+        session,
+        ticket,
+        transition,
+        actor=actor,
+        now=now,
+        photo_ids=req.photo_ids,
+        event_id=event_id,
+    )
 
 
 def apply(
@@ -215,9 +225,14 @@ def apply(
     actor: Actor | None,
     now: datetime,
     photo_ids: Sequence[str] = (),
+    event_id: int | None = None,
 ) -> TicketEvent:
     """Write a planned transition: the ticket's new values and its event, then tell
-    the listeners. Raises :class:`PreconditionFailed` when a concurrent change won."""
+    the listeners. Raises :class:`PreconditionFailed` when a concurrent change won.
+
+    ``event_id``, reserved with the ticket's row lock (PostgreSQL): both rows go
+    with the COMMIT (see :func:`repository.write_change`); the listeners must be
+    deferred to it too."""
     before = hooks.TicketSnapshot.of(ticket)
     values = dict(transition.changes)
     if transition.assign_actor and actor is not None:
@@ -261,7 +276,11 @@ def apply(
         # The common case, without the unit of work: two Core statements (one
         # round trip on PostgreSQL), then the loaded ticket is told its new values.
         session.flush()  # rows the request added first (a resolve's photos)
-        event_id = repository.write_change(session, ticket.id, ticket.version, values, fields)
+        if event_id is not None and not hooks.deferred(session):
+            raise RuntimeError("an event written with the commit needs its listeners deferred")
+        event_id = repository.write_change(
+            session, ticket.id, ticket.version, values, fields, event_id=event_id
+        )
         if event_id is None:
             raise _lost_race()
         for name, value in values.items():

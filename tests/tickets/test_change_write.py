@@ -134,6 +134,102 @@ def test_a_change_behind_the_loaded_ticket_is_a_412(city, session_factory, stale
     assert kinds == (["created"] if stale else ["created", "escalated"])
 
 
+def _event_fields(now: datetime) -> dict[str, Any]:
+    return {c: None for c in repository.EVENT_COLUMNS} | {
+        "kind": "accepted",
+        "data": {"k": "数据"},
+        "created_at": now,
+    }
+
+
+def _pg_only(session_factory: Any) -> None:
+    with session_factory() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only: elsewhere a change is written when it is made")
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_a_change_with_a_reserved_event_id_is_written_with_the_commit(city, session_factory, stale):
+    """On PostgreSQL an action's locked read reserves its event's id, and the change
+    goes with the COMMIT: nothing is written before it. A version that moved
+    under it (impossible under the row lock, but guarded) fails the whole
+    transaction instead of writing an event for a change that did not happen."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.core.db import held_for_commit
+
+    _pg_only(session_factory)
+    tid = city.report(C_SPOT)
+    now = datetime.now(UTC)
+    with session_factory() as s:
+        locked = repository.locked_for_change(s, tid, with_page=False)
+        assert locked is not None and locked.page is None
+        version = locked.ticket.version
+        if stale:
+            s.execute(
+                update(Ticket.__table__).where(Ticket.__table__.c.id == tid).values(version=9)
+            )
+        got = repository.write_change(
+            s,
+            tid,
+            version,
+            {"status": "accepted", "updated_at": now},
+            _event_fields(now),
+            event_id=locked.event_id,
+        )
+        assert got == locked.event_id and held_for_commit(s) == 1
+        assert s.get(TicketEvent, got) is None  # not sent yet
+        if stale:
+            with pytest.raises(IntegrityError):
+                s.commit()
+        else:
+            s.commit()
+    with session_factory() as s:
+        t = s.get(Ticket, tid)
+        stored = s.get(TicketEvent, got)
+        if stale:
+            assert (t.status, t.version, stored) == ("new", version, None)
+        else:
+            assert (t.status, t.version) == ("accepted", version + 1)
+            assert stored is not None and stored.ticket_id == tid
+            assert (stored.data, stored.created_at) == ({"k": "数据"}, now)
+
+
+def test_an_action_answers_the_event_it_reserved(city, session_factory):
+    """The accept's answer names its event by the id reserved under the lock, and
+    the outbox row written with the COMMIT refers to that same event."""
+    from app.events.models import OutboxEvent
+
+    tid = city.report(C_SPOT)
+    r = city.act(tid, "accept", "off_c")
+    assert r.status_code == 200, r.text
+    answered = r.json()["events"][-1]["id"]
+    with session_factory() as s:
+        latest = s.scalar(select(func.max(TicketEvent.id)).where(TicketEvent.ticket_id == tid))
+        outbox = s.scalars(select(OutboxEvent.ticket_event_id).where(OutboxEvent.ticket_id == tid))
+        assert answered == latest and latest in set(outbox)
+
+
+def test_a_held_statement_may_not_return_rows(session_factory):
+    """Held for the COMMIT means no answer: a statement that asks for one is refused."""
+    from sqlalchemy import literal
+    from sqlalchemy.exc import ArgumentError
+
+    from app.core.db import HOLD_FOR_COMMIT
+
+    _pg_only(session_factory)
+    t = Ticket.__table__
+    stmt = (
+        update(t)
+        .where(t.c.id == -1)
+        .values(priority=1)
+        .returning(literal(1))
+        .execution_options(**{HOLD_FOR_COMMIT: True})
+    )
+    with session_factory() as s, pytest.raises(ArgumentError):
+        s.execute(stmt)
+
+
 @pytest.mark.parametrize("prefer", [None, "return=minimal"])
 def test_no_answer_for_a_change_whose_commit_failed(city, prefer):
     """Actions commit from their own thread before answering: a failed commit is
@@ -182,8 +278,9 @@ def test_the_page_read_under_the_lock_is_the_page_read_after(city, session_facto
     token = city.h["admin"]["Authorization"].split()[1]
     with session_factory() as s:
         actor = actor_from_token(s, city.settings, token)
-        with _ticket_locked(s, actor, tid, with_page=True) as (access, page):
+        with _ticket_locked(s, actor, tid, action=True, with_page=True) as (access, extra):
             fresh = repository.ticket_page(s, access.ticket)
+            page = extra.page
         s.rollback()
     if s.get_bind().dialect.name != "postgresql":
         assert page is None
