@@ -90,6 +90,21 @@ def _upsert_unnest_sql(table: str, cols: tuple[str, ...]) -> str:
 Statement = tuple[str, list[Any]]
 
 
+def _array_literal(values: list[Any]) -> str:
+    """A PostgreSQL array literal of ints and strings: built here in a few
+    microseconds, where the driver's list adaptation inspects every element
+    (several times slower, on every ticket change)."""
+    parts = []
+    for v in values:
+        if isinstance(v, str):
+            parts.append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif isinstance(v, int) and not isinstance(v, bool):
+            parts.append(str(v))
+        else:
+            raise TypeError(f"not a rollup key or counter: {v!r}")
+    return "{" + ",".join(parts) + "}"
+
+
 def _upserts(dialect: str, table: Table, rows: list[Row]) -> list[Statement]:
     """Statements adding each row's counters to the stored row (created at zero if missing).
 
@@ -104,7 +119,7 @@ def _upserts(dialect: str, table: Table, rows: list[Row]) -> list[Statement]:
     if dialect == "postgresql":
         columns = [list(k) for k in zip(*(key for key, _ in rows), strict=True)]
         columns += [[values.get(c, 0) for _, values in rows] for c in cols]
-        return [(_upsert_unnest_sql(table.name, cols), columns)]
+        return [(_upsert_unnest_sql(table.name, cols), [_array_literal(c) for c in columns])]
     out = []
     for i in range(0, len(rows), _CHUNK):
         chunk = rows[i : i + _CHUNK]

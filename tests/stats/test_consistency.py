@@ -162,3 +162,25 @@ def test_rollup_writes_held_for_the_commit_go_with_it_or_not_at_all(stats_city, 
         rebuild(s)
         assert _snapshot(s) == incremental
         s.rollback()
+
+
+def test_rollup_arrays_travel_as_literals_postgresql_reads_back(session_factory):
+    """The upsert's arrays are sent as array literals: what PostgreSQL reads from
+    them is what was meant, quotes and backslashes included; a value that is
+    neither an int nor a string is refused before it is sent."""
+    from sqlalchemy import text
+
+    from app.stats.repository import _array_literal
+
+    with pytest.raises(TypeError):
+        _array_literal([True])
+    with session_factory() as s:
+        if s.get_bind().dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only: SQLite's upserts take one row at a time")
+        words = ["D", 'a"b', "c\\d", "", "{x,y}", "空 格"]
+        numbers = [0, -1, 2**31 - 1]
+        got = s.execute(
+            text("SELECT CAST(:w AS text[]), CAST(:n AS int[])"),
+            {"w": _array_literal(words), "n": _array_literal(numbers)},
+        ).one()
+        assert (list(got[0]), list(got[1])) == (words, numbers)
