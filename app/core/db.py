@@ -279,8 +279,9 @@ def _write_with_commit(conn: Connection) -> None:
     sql, params = pending[0]
     try:
         with raw.pipeline():
+            cursor = raw.cursor()  # one for all: their results are not read
             for sql, params in pending:
-                raw.execute(sql, params)
+                cursor.execute(sql, params)
             raw.commit()
     except conn.dialect.loaded_dbapi.Error as error:
         # A value the driver cannot send names its own statement; the server's
