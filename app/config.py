@@ -62,8 +62,9 @@ class Settings(BaseSettings):
         default=5.0,
         ge=0,
         le=30,
-        description="Seconds a resolved token or API key is reused in-process; 0: off. "
-        "Revocation and deactivation made elsewhere apply within this bound",
+        description="A change to a caller made elsewhere (revocation, deactivation, role, "
+        "office) applies to this process's resolved tokens and API keys within this many "
+        "seconds; resolved credentials are kept up to 10 minutes while nothing changed. 0: off",
     )
     rider_token_ttl_s: int = Field(default=30 * 86400, ge=60, le=365 * 86400)
     presign_ttl_s: int = Field(default=900, ge=10, le=7 * 86400)

@@ -9,9 +9,10 @@ Credentials, in order of precedence:
 Sending both ``X-API-Key`` and ``Authorization`` is refused: guessing which one
 the caller meant is how privilege mix-ups start.
 
-A credential that resolved in the last ``GRIDFIX_AUTH_CACHE_TTL_S`` seconds
-(default 5) is answered from this process's :class:`~app.auth.service.PrincipalCache`
-without a query: revocation and deactivation made elsewhere apply within that bound.
+A credential that resolved recently is answered from this process's
+:class:`~app.auth.service.PrincipalCache` without looking its principal up:
+revocation, deactivation, role and office changes made elsewhere apply within
+``GRIDFIX_AUTH_CACHE_TTL_S`` seconds (default 5).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.orm import Session
 
 from app.auth import service
 from app.auth.actor import Actor, AuthMethod
@@ -30,7 +32,7 @@ from app.auth.exceptions import InvalidToken
 from app.auth.scope import Scope, can_see_office, office_ids_visible, scope_filter
 from app.auth.security import API_KEY_TAG
 from app.config import Settings
-from app.core.db import DbSession
+from app.core.db import DbSession, single_read
 from app.core.errors import Unauthorized
 
 __all__ = [
@@ -129,13 +131,24 @@ async def optional_principal(
     if cache is not None:
         # A revocation made in this request clears this process's entries too.
         session.info[service.PRINCIPAL_CACHE_INFO] = cache
-        if (hit := cache.get(cache.key(kind, credential))) is not None:
+        key = cache.key(kind, credential)
+        if (hit := cache.get(key)) is None and cache.holds(key) and cache.due():
+            # Held, but the epoch was last seen too long ago: one read of it
+            # (at most once every few seconds in this process) vouches again.
+            await run_in_threadpool(_refresh_epoch, request, session, cache)
+            hit = cache.get(key)
+        if hit is not None:
             return hit
     if kind == "api_key":
         return await run_in_threadpool(service.actor_from_api_key, session, credential, cache=cache)
     return await run_in_threadpool(
         service.actor_from_token, session, settings, credential, cache=cache
     )
+
+
+def _refresh_epoch(request: Request, session: Session, cache: service.PrincipalCache) -> None:
+    with single_read(session, request.app.state.read_engine) as conn:
+        service.refresh_epoch(cache, conn)
 
 
 def _authenticated(actor: Actor | None) -> Actor:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, false, select, true, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.auth.enums import Role
-from app.auth.models import ApiKey, Principal
+from app.auth.models import ApiKey, Principal, auth_epoch
 from app.auth.schemas import normalise_name
 from app.grids.models import Office
 
@@ -37,21 +38,32 @@ def get_principal_with_office(
     return None if row is None else (row[0], row[1])
 
 
+def _epoch() -> Any:
+    return select(auth_epoch.c.epoch).where(auth_epoch.c.id == 1).scalar_subquery()
+
+
+def read_epoch(conn: Session | Connection) -> int | None:
+    """The authentication epoch (None if its row is missing: then nothing is vouched for)."""
+    epoch = conn.execute(select(auth_epoch.c.epoch).where(auth_epoch.c.id == 1)).scalar()
+    return None if epoch is None else int(epoch)
+
+
 def get_principal_for_auth(
     session: Session, principal_id: int
-) -> tuple[Principal, str | None, str | None] | None:
-    """The principal with its office's code and path, in one round trip.
+) -> tuple[Principal, str | None, str | None, int | None] | None:
+    """The principal with its office's code and path, and the authentication
+    epoch they were read at (one statement, so one snapshot), in one round trip.
 
     Only the two office columns a request's identity needs: the office row
     carries its boundary, which every authenticated request would otherwise load.
     """
     stmt = (
-        select(Principal, Office.code, Office.path)
+        select(Principal, Office.code, Office.path, _epoch())
         .outerjoin(Office, Office.id == Principal.office_id)
         .where(Principal.id == principal_id)
     )
     row = session.execute(stmt).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def get_principal_by_name(session: Session, name: str) -> Principal | None:
@@ -190,17 +202,17 @@ def get_api_key(session: Session, key_id: int) -> ApiKey | None:
 
 def get_api_key_for_auth(
     session: Session, prefix: str
-) -> tuple[ApiKey, Principal, str | None, str | None] | None:
-    """The key with this prefix, its principal and the code and path of the
-    principal's office: one round trip."""
+) -> tuple[ApiKey, Principal, str | None, str | None, int | None] | None:
+    """The key with this prefix, its principal, the code and path of the
+    principal's office, and the authentication epoch: one round trip."""
     stmt = (
-        select(ApiKey, Principal, Office.code, Office.path)
+        select(ApiKey, Principal, Office.code, Office.path, _epoch())
         .join(Principal, Principal.id == ApiKey.principal_id)
         .outerjoin(Office, Office.id == Principal.office_id)
         .where(ApiKey.prefix == prefix)
     )
     row = session.execute(stmt).first()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
 def insert_api_key(session: Session, key: ApiKey) -> bool:

@@ -6,12 +6,15 @@ Services flush, never commit: the request's session commits once at the end.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import event
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.auth import repository
@@ -221,8 +224,7 @@ def list_api_keys(
 
 # ---------------------------------------------------------------- request identity
 class PrincipalCache:
-    """Callers by credential for a few seconds, so that a dashboard polling with
-    the same token or key skips the principal lookup.
+    """Callers by credential, so that a caller's next requests skip the lookup.
 
     The bound, stated in the README: a revocation, deactivation, role or office
     change made anywhere else (another worker, the CLI, SQL) applies within
@@ -230,29 +232,85 @@ class PrincipalCache:
     applies at once. An entry never outlives its token's expiry, and a refused
     credential is never kept. Keys are SHA-256 digests, so the cache holds no
     plaintext credential.
+
+    How the bound holds while entries live ``hold_s`` (minutes): every such
+    change moves the authentication epoch forward (database triggers, migration
+    0008, so changes made in SQL count too). An entry keeps the epoch it was read
+    at, in the same statement as the principal, and is served only while this
+    process has seen, within the last ``ttl_s``, that the epoch is still that
+    one. The process re-reads the epoch when an entry is wanted and its last
+    sighting is older than that (:meth:`due`, :meth:`saw_epoch`): once every
+    ``ttl_s`` at most, not once for each caller.
     """
 
     def __init__(
-        self, ttl_s: float, max_items: int = 10_000, *, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl_s: float,
+        max_items: int = 10_000,
+        *,
+        hold_s: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ttl_s = ttl_s
-        self._items: TTLCache[bytes, Actor] = TTLCache(ttl_s, max_items, clock=clock)
+        self.hold_s = max(hold_s, ttl_s)
+        self.clock = clock
+        self._items: TTLCache[bytes, tuple[int, Actor]] = TTLCache(
+            self.hold_s, max_items, clock=clock
+        )
+        # (epoch, when it was last seen current); replaced whole, so a reader
+        # never pairs one epoch with another's sighting.
+        self._seen: tuple[int | None, float] = (None, -math.inf)
+        self._lock = threading.Lock()
 
     @staticmethod
     def key(kind: AuthMethod, credential: str) -> bytes:
         return hashlib.sha256(f"{kind}:{credential}".encode()).digest()
 
-    def get(self, key: bytes) -> Actor | None:
-        return self._items.get(key)
+    def due(self) -> bool:
+        """Whether the epoch must be read again before an entry may be served."""
+        return self.clock() - self._seen[1] >= self.ttl_s
 
-    def put(self, key: bytes, actor: Actor, ttl_s: float | None = None) -> None:
-        self._items.put(key, actor, ttl_s)
+    def saw_epoch(self, epoch: int | None, read_from: float) -> None:
+        """The epoch, as read by a statement that began at ``read_from`` (this
+        cache's clock). An older epoch than one already seen changes nothing; a
+        missing one (its row deleted) leaves nothing vouched for."""
+        with self._lock:
+            current, seen_at = self._seen
+            if epoch is None:
+                self._seen = (None, -math.inf)
+            elif current is None or epoch > current:
+                self._seen = (epoch, read_from)
+            elif epoch == current:
+                self._seen = (epoch, max(seen_at, read_from))
+
+    def holds(self, key: bytes) -> bool:
+        """An entry of the current epoch is kept for ``key`` (served or not)."""
+        hit = self._items.get(key)
+        return hit is not None and hit[0] == self._seen[0]
+
+    def get(self, key: bytes) -> Actor | None:
+        epoch, seen_at = self._seen
+        hit = self._items.get(key)
+        if hit is None or hit[0] != epoch or self.clock() - seen_at >= self.ttl_s:
+            return None
+        return hit[1]
+
+    def put(self, key: bytes, actor: Actor, epoch: int | None, ttl_s: float | None = None) -> None:
+        """Keep ``actor``, read at ``epoch``: only an entry of the epoch last seen is kept."""
+        if epoch is not None and epoch == self._seen[0]:
+            self._items.put(key, (epoch, actor), ttl_s)
 
     def forget_principal(self, principal_id: int) -> int:
-        return self._items.discard_if(lambda _k, actor: actor.id == principal_id)
+        return self._items.discard_if(lambda _k, entry: entry[1].id == principal_id)
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def refresh_epoch(cache: PrincipalCache, conn: Session | Connection) -> None:
+    """Read the authentication epoch for ``cache`` (see :class:`PrincipalCache`)."""
+    started = cache.clock()
+    cache.saw_epoch(repository.read_epoch(conn), started)
 
 
 # Where the request's session carries this process's principal cache (set by the
@@ -292,25 +350,28 @@ def actor_from_token(
 ) -> Actor:
     """Verify a bearer token and load its principal; revoked or deactivated → 401.
 
-    With ``cache``, a token seen in the last few seconds is answered from it: the
-    signature was verified when it was stored, and the entry expires no later
-    than the token.
+    With ``cache``, a token seen recently is answered from it (see
+    :class:`PrincipalCache`): the signature was verified when it was stored, and
+    the entry expires no later than the token.
     """
     key = cache.key("token", token) if cache is not None else b""
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit
     claims = decode_token(settings, token)
+    started = cache.clock() if cache is not None else 0.0
     found = repository.get_principal_for_auth(session, claims.principal_id)
     if found is None:
         raise InvalidToken("token's principal no longer exists")
-    principal, office_code, office_path = found
+    principal, office_code, office_path, epoch = found
+    if cache is not None:
+        cache.saw_epoch(epoch, started)
     if not principal.active:
         raise InvalidToken("principal is deactivated")
     if principal.token_version != claims.token_version:
         raise InvalidToken("token has been revoked")
     actor = _actor(principal, office_code, office_path, "token")
     if cache is not None:
-        cache.put(key, actor, claims.expires_at.timestamp() - time.time())
+        cache.put(key, actor, epoch, claims.expires_at.timestamp() - time.time())
     return actor
 
 
@@ -323,8 +384,8 @@ def actor_from_api_key(
 ) -> Actor:
     """Check an API key in constant time and load its principal; record its use.
 
-    With ``cache``, a key seen in the last few seconds is answered from it; its
-    use is still recorded at least once a minute, since entries live a few seconds.
+    With ``cache``, a key seen in the last minute is answered from it (see
+    :class:`PrincipalCache`); its use is still recorded at least once a minute.
     """
     key_digest = cache.key("api_key", raw_key) if cache is not None else b""
     if cache is not None and (hit := cache.get(key_digest)) is not None:
@@ -333,12 +394,15 @@ def actor_from_api_key(
     if parsed is None:
         raise InvalidToken("API key is malformed")
     prefix, secret = parsed
+    started = cache.clock() if cache is not None else 0.0
     found = repository.get_api_key_for_auth(session, prefix)
     # Compare even when the prefix is unknown so both answers take the same time.
     matches = api_secret_matches(secret, found[0].secret_hash if found else UNKNOWN_KEY_HASH)
     if found is None or not matches:
         raise InvalidToken("API key is not valid")
-    key, principal, office_code, office_path = found
+    key, principal, office_code, office_path, epoch = found
+    if cache is not None:
+        cache.saw_epoch(epoch, started)
     if key.revoked_at is not None:
         raise InvalidToken("API key has been revoked")
     if not principal.active:
@@ -348,7 +412,8 @@ def actor_from_api_key(
         repository.touch_api_key(session, key.id, now, older_than=now - KEY_USE_RESOLUTION)
     actor = _actor(principal, office_code, office_path, "api_key")
     if cache is not None:
-        cache.put(key_digest, actor)
+        # Held a minute at most, so its use is still stamped once a minute.
+        cache.put(key_digest, actor, epoch, KEY_USE_RESOLUTION.total_seconds())
     return actor
 
 
