@@ -17,7 +17,8 @@ class TTLCache(Generic[K, V]):
     For reference data that may be a few seconds stale (office and category
     names shown beside tickets) and for answers keyed by everything they depend
     on (statistics bodies by data version). Permissions only through a bound the
-    caller states and tests (the principal cache: a few seconds).
+    caller states and tests (the principal cache: a change applies within a few
+    seconds, through the authentication epoch).
 
     ``clock`` is monotonic seconds; tests pass their own to step over the TTL.
     """
