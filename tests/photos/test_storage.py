@@ -368,6 +368,62 @@ def test_s3_presigned_get_matches_what_boto3_would_sign(store: ObjectStorage) ->
     assert shape(ours) == shape(theirs)
 
 
+@pytest.mark.parametrize(
+    ("style", "endpoint", "token"),
+    [
+        ("path", "http://127.0.0.1:8333", None),
+        ("path", "http://minio.local:80", None),
+        ("virtual", "https://s3.eu-west-1.amazonaws.com", "FQoGZX/+token="),
+    ],
+)
+def test_get_signatures_are_botocores_to_the_byte(style: str, endpoint: str, token: str | None):
+    """GET URLs are signed here (SigV4, query form), not by botocore: at the same
+    instant, every URL must be the one botocore's signer makes, signature
+    included, across a day's end (the signing key is derived once a day)."""
+    from datetime import datetime
+    from urllib.parse import parse_qs, urlsplit
+
+    import boto3
+    import botocore.auth
+    from botocore.config import Config
+
+    from app.photos.s3 import _GetSigner
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="wJalrXUtnFEMI/K7MDENG+bPxRfiCY",
+        aws_session_token=token,
+        region_name="eu-west-1",
+        config=Config(s3={"addressing_style": style}, signature_version="s3v4"),
+    )
+    signer = _GetSigner(client, "bucket-1", client._request_signer._credentials)
+    keys = ["photos/ab/cdef.jpg", "p/报告 7+1~(x)!.jpg", "p/a%2Fb;c=d&e.jpg"]
+    moments = [datetime(2026, 11, 30, 23, 59, 59), datetime(2026, 12, 1, 0, 0, 0)]
+    for moment in moments:
+        for key in keys:
+            disposition = content_disposition(key.rsplit("/", 1)[-1])
+            ours = signer.url(key, {"response-content-disposition": disposition}, 900, now=moment)
+            real = botocore.auth.get_current_datetime
+            botocore.auth.get_current_datetime = lambda *_a, _m=moment, **_k: _m
+            try:
+                theirs = client.generate_presigned_url(
+                    "get_object",
+                    Params={
+                        "Bucket": "bucket-1",
+                        "Key": key,
+                        "ResponseContentDisposition": disposition,
+                    },
+                    ExpiresIn=900,
+                )
+            finally:
+                botocore.auth.get_current_datetime = real
+            a, b = urlsplit(ours), urlsplit(theirs)
+            assert (a.scheme, a.netloc, a.path) == (b.scheme, b.netloc, b.path)
+            assert parse_qs(a.query, strict_parsing=True) == parse_qs(b.query, strict_parsing=True)
+
+
 def test_presigned_get_expires(store: ObjectStorage, fetch: Fetch) -> None:
     store.put("pg/short.jpg", b"x", content_type=JPEG)
     url = store.presigned_get("pg/short.jpg", ttl_s=1)
