@@ -202,6 +202,16 @@ def _versioned_update(columns: tuple[str, ...]) -> Any:
     )
 
 
+def _event_values() -> dict[str, Any]:
+    """The event's columns as parameters ``e_<column>``. Foreign-key columns have
+    no type of their own here; a SELECT of them needs one."""
+    e = cast(Table, TicketEvent.__table__)
+    return {
+        c: bindparam(f"e_{c}", type_=Integer if e.c[c].type._isnull else e.c[c].type)
+        for c in EVENT_COLUMNS
+    }
+
+
 @functools.cache
 def _change_stmts(dialect: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
     """The versioned UPDATE of ``columns`` and the event INSERT, built once a shape.
@@ -211,21 +221,14 @@ def _change_stmts(dialect: str, columns: tuple[str, ...]) -> tuple[Any, Any]:
     """
     t, e = cast(Table, Ticket.__table__), cast(Table, TicketEvent.__table__)
     changed = _versioned_update(columns)
-    # Foreign-key columns have no type of their own here; the SELECT needs one.
-    values = [
-        bindparam(f"e_{c}", type_=Integer if e.c[c].type._isnull else e.c[c].type)
-        for c in EVENT_COLUMNS
-    ]
+    values = _event_values()
     if dialect != "postgresql":
-        event = insert(e).values(
-            {"ticket_id": bindparam("ticket_id")}
-            | {c: v for c, v in zip(EVENT_COLUMNS, values, strict=True)}
-        )
+        event = insert(e).values({"ticket_id": bindparam("ticket_id")} | values)
         return changed, event.returning(e.c.id)
     cte = changed.returning(t.c.id).cte("changed")
     event = (
         insert(e)
-        .from_select(["ticket_id", *EVENT_COLUMNS], select(cte.c.id, *values))
+        .from_select(["ticket_id", *values], select(cte.c.id, *values.values()))
         .add_cte(cte)
         .returning(e.c.id)
     )
@@ -240,14 +243,10 @@ def _held_change_stmt(columns: tuple[str, ...]) -> Any:
     NULL, and the NOT NULL column fails the whole transaction."""
     t, e = cast(Table, Ticket.__table__), cast(Table, TicketEvent.__table__)
     cte = _versioned_update(columns).returning(t.c.id).cte("changed")
-    values = {
-        c: bindparam(f"e_{c}", type_=Integer if e.c[c].type._isnull else e.c[c].type)
-        for c in EVENT_COLUMNS
-    }
     return (
         insert(e)
         .values({"id": bindparam("event_id"), "ticket_id": select(cte.c.id).scalar_subquery()})
-        .values(values)
+        .values(_event_values())
         .add_cte(cte)
         .execution_options(**{HOLD_FOR_COMMIT: True})
     )
@@ -278,10 +277,11 @@ def write_change(
     params = {"ticket_id": ticket_id, "version": version, "next_version": version + 1}
     params |= {f"t_{c}": v for c, v in values.items()}
     params |= {f"e_{c}": event[c] for c in EVENT_COLUMNS}
+    columns = tuple(sorted(values))
     if event_id is not None:
-        conn.execute(_held_change_stmt(tuple(sorted(values))), params | {"event_id": event_id})
+        conn.execute(_held_change_stmt(columns), params | {"event_id": event_id})
         return event_id
-    first, second = _change_stmts(conn.dialect.name, tuple(sorted(values)))
+    first, second = _change_stmts(conn.dialect.name, columns)
     if second is None:
         event_id = conn.execute(first, params).scalar()
         return None if event_id is None else int(event_id)
