@@ -373,6 +373,16 @@ def stats_rebuild() -> None:
     out.print(f"statistics rebuilt: {result}", markup=False)
 
 
+@stats_cli.command("fold")
+def stats_fold() -> None:
+    """Add the pending ticket changes to the rollups now (workers do every second)."""
+    from app.stats.commands import fold_command
+
+    settings = _settings()
+    _migrate(settings)
+    out.print(f"pending changes folded: {fold_command(settings)}", markup=False)
+
+
 @stats_cli.command("prune")
 def stats_prune() -> None:
     """Drop rollup rows that fell out of their windows (run daily)."""

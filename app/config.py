@@ -186,6 +186,14 @@ class Settings(BaseSettings):
     stats_flow_day_window_days: int = Field(
         default=400, ge=32, le=3660, description="Day rows of time series kept"
     )
+    stats_fold_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="PostgreSQL: how often each API process adds the pending ticket changes "
+        "to the rollups (stats reads also do before they read); 0: only reads and "
+        "`gridfix stats fold`",
+    )
 
     background_workers: bool = Field(
         default=True, description="Run the derivative worker thread in each API process"

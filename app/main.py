@@ -32,6 +32,7 @@ from app.photos.storage import build_storage
 from app.photos.upload_router import router as uploads_router
 from app.photos.worker import DerivativeWorker
 from app.reports.router import router as reports_router
+from app.stats import pending as stats_pending
 from app.stats.answers import build_stats_cache
 from app.stats.router import router as stats_router  # app.stats registers its listener
 from app.tickets import jobs as ticket_jobs
@@ -99,9 +100,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.jobs_interval_s,
             lambda: ticket_jobs.run(app.state.sessionmaker, settings, utcnow()),
         )
+        # Pending statistics changes, folded into the rollups in batches (PostgreSQL).
+        folds = Periodic(
+            "stats-fold",
+            settings.stats_fold_interval_s,
+            lambda: stats_pending.fold_all(app.state.sessionmaker),
+        )
         if settings.background_workers:
             worker.start()
             jobs.start()
+        if engine.dialect.name == "postgresql":
+            folds.start()
         events.start(deliveries=settings.background_workers)
         # What exists now (modules, classes, models, routes: some 150,000 objects)
         # lives as long as the process. Frozen, the collector's full passes no
@@ -112,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             gc.unfreeze()
             events.stop()
+            folds.stop()
             jobs.stop()
             worker.stop()
             engine.dispose()

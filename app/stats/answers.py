@@ -1,7 +1,9 @@
 """How /v1/stats answers a request: 304, cached answer or computed answer.
 
 See :mod:`app.stats.router` for what a poll costs; the ETag and the answer
-cache live here so the router keeps to parameters and figures.
+cache live here so the router keeps to parameters and figures. When ticket
+changes are pending (:mod:`app.stats.pending`), a request folds them into the
+rollups before it answers.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from app.auth.actor import Actor
 from app.config import Settings
 from app.core.cache import TTLCache
 from app.core.db import DbSession, read_snapshot, single_read
-from app.stats import service
+from app.stats import pending, service
 from app.stats.periods import Clock
 
 # Bump when a figure's definition changes, so caches drop answers computed the old way.
@@ -102,8 +104,15 @@ def answer(
         )
         return ctx, st, _etag(request, actor, clk, st.version, ctx.roots)
 
-    with single_read(session, getattr(request.app.state, "read_engine", None)) as source:
+    read_engine = getattr(request.app.state, "read_engine", None)
+    with single_read(session, read_engine) as source:
         ctx, st, tag = resolve(source)
+    if st.pending:
+        # Ticket changes wait to reach the rollups: add them first, so the answer
+        # (and its version) holds every change committed before this request.
+        pending.fold_all(request.app.state.sessionmaker)
+        with single_read(session, read_engine) as source:
+            ctx, st, tag = resolve(source)
     if (cached := _not_modified(request, tag, settings)) is not None:
         return cached
     cache: AnswerCache | None = getattr(request.app.state, "stats_cache", None)

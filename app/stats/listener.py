@@ -5,13 +5,15 @@ recategorisation, office move, scheduled job): subtracts the ticket's old
 contribution, adds the new one, re-attributes its past events when it moved
 to another office or category, and bumps the version of every office whose
 figures changed. A change that alters no figure (a comment) writes nothing.
+On PostgreSQL a change whose listeners run at its commit leaves its deltas
+pending instead, for a fold to add (:mod:`app.stats.pending`).
 """
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.stats import repository
+from app.stats import pending, repository
 from app.stats.buckets import stats_timezone
 from app.stats.contrib import FLOW_KINDS, Deltas
 from app.tickets import hooks
@@ -44,7 +46,11 @@ def on_ticket_change(
     if event.kind in FLOW_KINDS:
         deltas.add_flow(event.kind, event.created_at, after.category_id, 1, new_path)
     deltas = deltas.nonzero()
-    if not deltas.empty:
+    if deltas.empty:
+        return
+    if pending.holds(session):
+        pending.hold(session, deltas, bump=deltas.offices())
+    else:
         repository.apply(session, deltas, bump=deltas.offices())
 
 

@@ -12,7 +12,7 @@ never deleted (they are deactivated).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Integer, PrimaryKeyConstraint, String, Table
+from sqlalchemy import BigInteger, Column, Integer, PrimaryKeyConstraint, String, Table, Text
 
 from app.core.db import Base
 from app.stats.contrib import COHORT_COLS, FLOW_COLS
@@ -95,6 +95,20 @@ stats_version = Table(
     Column("office_id", Integer, nullable=False, autoincrement=False),
     Column("version", BigInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("office_id"),
+)
+
+# Changes to the rollups not yet added to them (PostgreSQL): one row per ticket
+# change, its signed deltas as JSON, written with the change's COMMIT. Folded
+# into the rollups in batches by every worker and before every stats read (see
+# :mod:`app.stats.pending`), so a row every change in a city shares is written
+# once a batch, not once a change.
+stats_pending = Table(
+    "stats_pending",
+    Base.metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("deltas", Text, nullable=False),
 )
 
 ROLLUPS = (stats_cohort, stats_backlog, stats_due, stats_hotspot, stats_flow)

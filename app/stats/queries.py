@@ -227,6 +227,7 @@ class Head:
 
     category: tuple[int, str] | None  # None: not asked, or no such code
     offices: list[HeadRow]
+    pending: bool = False  # ticket changes wait to be folded into the rollups
 
 
 def head(
@@ -238,7 +239,9 @@ def head(
 ) -> Head:
     """The category with ``category_code``, and the office with ``office_code``
     (else with ``office_id``, else every top-level office), each office with its
-    data version: one statement, so a 304 poll costs a single round trip.
+    data version: one statement, so a 304 poll costs a single round trip. It
+    also tells whether ticket changes are pending (:mod:`app.stats.pending`):
+    the smallest pending id comes from the primary key's first entry.
 
     Every lookup is by a unique key or the ``parent_id`` index; the
     ``(SELECT 1)`` row keeps the answer non-empty when nothing matches.
@@ -253,7 +256,8 @@ def head(
         office = "o.parent_id IS NULL"
     sql = (
         "SELECT c.id, c.code, o.id, o.code, o.name, o.level, o.path, "  # noqa: S608
-        "COALESCE(v.version, 0) FROM (SELECT 1 AS one) AS x "
+        "COALESCE(v.version, 0), (SELECT min(id) FROM stats_pending) IS NOT NULL "
+        "FROM (SELECT 1 AS one) AS x "
         f"LEFT JOIN categories c ON {cat} LEFT JOIN offices o ON {office} "
         "LEFT JOIN stats_version v ON v.office_id = o.id ORDER BY o.id"
     )
@@ -261,7 +265,7 @@ def head(
     first = rows[0]
     category = (int(first[0]), str(first[1])) if first[0] is not None else None
     offices = [(int(r[2]), r[3], r[4], r[5], r[6], int(r[7])) for r in rows if r[2] is not None]
-    return Head(category, offices)
+    return Head(category, offices, bool(first[8]))
 
 
 def versions(

@@ -21,7 +21,6 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from app.core.db import send_with_commit
 from app.grids.models import Office
 from app.stats.contrib import FLOW_KINDS, Deltas, path_ids
 from app.stats.models import (
@@ -33,7 +32,6 @@ from app.stats.models import (
     stats_hotspot,
     stats_version,
 )
-from app.tickets import hooks
 from app.tickets.models import TicketEvent
 
 _KEYS: dict[str, tuple[str, ...]] = {
@@ -148,18 +146,12 @@ def _rows(deltas: Deltas) -> dict[Table, list[Row]]:
 
 
 def apply(session: Session, deltas: Deltas, bump: Iterable[int]) -> None:
-    """Add ``deltas`` (already free of zeros) to the rollups and bump office versions.
+    """Add ``deltas`` (already free of zeros) to the rollups and bump office versions, now.
 
-    On PostgreSQL every upsert of one change travels in a single statement
-    (data-modifying ``WITH`` parts), so the listener costs one round trip.
-
-    The rows of a district, of the city and of "all categories" are shared by
-    every change under them: whoever writes them holds their locks until
-    commit, and the next change waits. So when the request allows it
-    (:func:`app.tickets.hooks.defer`), the statement is not run now but sent
-    with the COMMIT in one pipelined round trip (:func:`app.core.db.send_with_commit`):
-    the locks are then held for the server's time only, never while the
-    request's thread waits for the interpreter between two statements.
+    On PostgreSQL every upsert travels in a single statement (data-modifying
+    ``WITH`` parts): one round trip. Ticket changes made in a request do not
+    call this but leave their deltas pending (:mod:`app.stats.pending`), and a
+    fold calls it once for a whole batch of them.
     """
     conn = session.connection()
     dialect = conn.dialect.name
@@ -176,10 +168,7 @@ def apply(session: Session, deltas: Deltas, bump: Iterable[int]) -> None:
         parts = ", ".join(f"u{i} AS ({sql})" for i, (sql, _) in enumerate(statements))
         statements = [(f"WITH {parts} SELECT 1", [p for _, ps in statements for p in ps])]
     sql, params = statements[0]
-    if session.info.get(hooks.UNTIL_COMMIT):
-        send_with_commit(session, sql, params)
-    else:
-        conn.exec_driver_sql(sql, tuple(params))
+    conn.exec_driver_sql(sql, tuple(params))
 
 
 def bump_versions(session: Session, office_ids: Sequence[int]) -> None:

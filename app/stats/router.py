@@ -6,13 +6,15 @@ cache must not hand them to someone else. *max-age=5*: dashboards poll every
 few seconds; within 5 s the browser reuses its copy without asking, after that
 it revalidates with ``If-None-Match``. The ETag is a hash of the path, the
 query, the caller's scope, ``as_of`` (rounded to a minute) and the data version
-of the offices asked about — a counter the hooks listener bumps with every
-ticket change in their subtree, in the transaction of the change.
+of the offices asked about — a counter bumped with every ticket change in
+their subtree, when the change reaches the rollups (in its own transaction, or,
+on PostgreSQL, in the fold that adds it: :mod:`app.stats.pending`).
 
 What a poll costs: the credential (usually from the in-process principal
 cache), then one statement that resolves the filters and reads the data
-version (outside a transaction on PostgreSQL). If ``If-None-Match`` matches,
-that is all: 304. Otherwise the answer comes from the in-process answer cache,
+version (outside a transaction on PostgreSQL). If ticket changes are pending,
+they are folded first and the statement repeated. If ``If-None-Match``
+matches, that is all: 304. Otherwise the answer comes from the in-process answer cache,
 keyed by the endpoint's parameters, the scope, ``as_of`` and the data version —
 exact, since any change to the figures changes the version — already
 serialised. Only a miss computes: inside one REPEATABLE READ, READ ONLY

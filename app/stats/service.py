@@ -115,7 +115,7 @@ def resolve(
         ctx = Context(actor, clk, own, path, (own,), exact, head.category)
     version = sum(r[5] for r in rows)
     shown = (rows[0][1], rows[0][2], rows[0][3]) if ctx.office_id is not None and rows else None
-    return ctx, State(version, shown)
+    return ctx, State(version, shown, head.pending)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +125,7 @@ class State:
 
     version: int
     office: tuple[str, str, str] | None
+    pending: bool = False  # changes not yet in the rollups (nor in the version)
 
 
 def cache_key(ctx: Context, st: State) -> tuple[object, ...]:

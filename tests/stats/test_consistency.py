@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from app.core.db import held_for_commit, mark_writer, utcnow
 from app.events.models import OutboxEvent
 from app.stats import buckets
-from app.stats.models import ROLLUPS, stats_cohort, stats_version
+from app.stats.models import ROLLUPS, stats_cohort, stats_pending, stats_version
+from app.stats.pending import fold_all
 from app.stats.rebuild import Windows, prune, rebuild
 from app.stats.repository import table_rows
 from app.tickets import hooks, service
@@ -109,10 +110,10 @@ def test_commands_rebuild_and_prune(stats_city, session_factory):
 
 
 def test_rollup_writes_held_for_the_commit_go_with_it_or_not_at_all(stats_city, session_factory):
-    """Actions defer their hooks; on PostgreSQL the rollup write then waits on the
-    connection and travels with the COMMIT. Rolled back, it is dropped and no later
-    transaction on that pooled connection carries it; committed, the rollups
-    equal a rebuild."""
+    """Actions defer their hooks; on PostgreSQL the change's pending rollup row then
+    waits on the connection and travels with the COMMIT. Rolled back, it is
+    dropped and no later transaction on that pooled connection carries it;
+    committed and folded, the rollups equal a rebuild."""
     populate(session_factory, stats_city.settings, seed=7, tickets=4, days=3)
     pg = session_factory.kw["bind"].dialect.name == "postgresql"
 
@@ -130,8 +131,11 @@ def test_rollup_writes_held_for_the_commit_go_with_it_or_not_at_all(stats_city, 
             now=utcnow(),
         )
         hooks.run_deferred(s)
-        # The rollup write and the outbox row (with its deliveries).
+        # The pending rollup row and the outbox row (with its deliveries).
         assert held_for_commit(s) == (2 if pg else 0)
+
+    def pending_rows(s) -> int:
+        return s.scalar(select(func.count()).select_from(stats_pending))
 
     def outbox_rows(s) -> int:
         return s.scalar(select(func.count()).select_from(OutboxEvent))
@@ -150,10 +154,16 @@ def test_rollup_writes_held_for_the_commit_go_with_it_or_not_at_all(stats_city, 
     with session_factory() as s:
         assert _snapshot(s) == before
         assert outbox_rows(s) == events_before
+        assert pending_rows(s) == 0
         s.rollback()
     with session_factory() as s:
         accept_one(s)
         s.commit()
+    with session_factory() as s:
+        assert pending_rows(s) == (1 if pg else 0)
+        assert (_snapshot(s) == before) is pg  # not in the rollups until folded
+        s.rollback()
+    assert fold_all(session_factory) == (1 if pg else 0)
     with session_factory() as s:
         mark_writer(s)
         incremental = _snapshot(s)
