@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         folds = Periodic(
             "stats-fold",
             settings.stats_fold_interval_s,
-            lambda: stats_pending.fold_all(app.state.sessionmaker),
+            stats_pending.Folder(app.state.sessionmaker),
         )
         if settings.background_workers:
             worker.start()

@@ -13,7 +13,8 @@ the change. The deltas reach the rollups when
 
 - a stats read finds pending rows: it folds them before it reads, so a read
   still sees every change committed before it began;
-- each worker folds every ``GRIDFIX_STATS_FOLD_INTERVAL_S`` (default 1 s);
+- each worker folds every ``GRIDFIX_STATS_FOLD_INTERVAL_S`` (default 1 s),
+  and vacuums the table now and then (:class:`Folder`);
 - ``gridfix stats fold`` runs.
 
 A fold deletes the rows it adds (``DELETE … RETURNING``) in the transaction of
@@ -141,6 +142,40 @@ def fold_all(factory: sessionmaker[Session], *, limit: int = BATCH) -> int:
         done += n
         if n < limit:
             return done
+
+
+class Folder:
+    """A process's periodic fold (``GRIDFIX_STATS_FOLD_INTERVAL_S``).
+
+    It also vacuums the pending table after every ``vacuum_after`` rows it
+    removed. The table's rows live about a second, so it is mostly dead rows;
+    every fold and every stats read walks the primary key's dead entries
+    from its start, and autovacuum (off, or on with its default thresholds)
+    would let thousands pile up between its passes. ``SKIP_LOCKED``: a vacuum
+    another process runs is enough.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], *, vacuum_after: int = 2000) -> None:
+        self.factory = factory
+        self.vacuum_after = vacuum_after
+        self.removed = 0
+
+    def __call__(self) -> int:
+        done = fold_all(self.factory)
+        self.removed += done
+        if self.removed >= self.vacuum_after:
+            self.removed = 0
+            vacuum(self.factory)
+        return done
+
+
+def vacuum(factory: sessionmaker[Session]) -> None:
+    """``VACUUM (SKIP_LOCKED) stats_pending`` (PostgreSQL; outside any transaction)."""
+    engine = factory.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (SKIP_LOCKED) stats_pending")
 
 
 def take_all(session: Session) -> int:
