@@ -8,6 +8,10 @@ Seeds a scratch database (Jiangmen offices and staff as `gridfix seed-demo`,
 then tickets in bulk SQL), starts gridfix with 2 workers (``--workers``), and drives load from
 a separate process. Aims: queue page p99 < 10 ms; accept ≥ 0.2 × tiny JSON.
 
+The server folds pending statistics changes every second, as in production
+(``GRIDFIX_STATS_FOLD_INTERVAL_S``), so each accept row counts the rollup work
+its changes cause.
+
 ``--reuse`` keeps the database between runs and seeds it only when it holds
 fewer tickets than asked (migrations still run); each run accepts tickets
 that are still new, so a reused database only drifts slowly.
