@@ -26,7 +26,7 @@ from app.core.errors import DomainError
 from app.grids.models import Office
 from app.grids.service import GridRouter
 from app.reports.models import Report
-from app.tickets import jobs, service
+from app.tickets import hooks, jobs, service
 from app.tickets.enums import Action, ActorKind, TicketStatus
 from app.tickets.models import Ticket
 
@@ -165,12 +165,23 @@ class Walk:
 
 
 def populate(
-    session_factory: Any, settings: Any, *, seed: int, tickets: int = 45, days: int = 60
+    session_factory: Any,
+    settings: Any,
+    *,
+    seed: int,
+    tickets: int = 45,
+    days: int = 60,
+    at_commit: bool = False,
 ) -> list[int]:
-    """Open ``tickets`` tickets over the last ``days`` days and walk each; run the jobs."""
+    """Open ``tickets`` tickets over the last ``days`` days and walk each; run the jobs.
+
+    ``at_commit``: the listeners run at the commit, as in a request (on
+    PostgreSQL the changes then leave their rollup deltas pending)."""
     rng = random.Random(seed)
     now = utcnow()
     with session_factory() as s:
+        if at_commit:
+            hooks.defer(s)
         walk = Walk(
             rng=rng,
             s=s,
